@@ -1,0 +1,57 @@
+"""The MLflow ``pyfunc`` wrapper that serves a fitted seqtune estimator.
+
+Kept apart from :mod:`seqtune.tracking` because it subclasses
+``mlflow.pyfunc.PythonModel`` at import time, while the tracker imports MLflow
+lazily. MLflow pickles the wrapper class by reference, so it must live in an
+importable module: ``seqtune._pyfunc.EstimatorPyfuncModel``.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+
+__all__ = ["EstimatorPyfuncModel", "ESTIMATOR_ARTIFACT", "MODEL_CODE"]
+
+#: Key of the joblib file in the model's ``artifacts`` mapping.
+ESTIMATOR_ARTIFACT = "estimator"
+
+
+class EstimatorPyfuncModel(mlflow.pyfunc.PythonModel):
+    """Serve a pickled seqtune (or any scikit-learn) estimator through ``predict``.
+
+    The estimator itself is stored as a joblib artifact rather than through
+    ``mlflow.sklearn``, whose skops serializer refuses classes it does not trust.
+    """
+
+    # No type hints on the MLflow hooks: MLflow 3 reads them as a schema and warns
+    # about anything not wrapped in list[...]; the tensor signature describes input.
+    def load_context(self, context) -> None:  # noqa: ANN001
+        """Load the fitted estimator from the model's artifacts."""
+        import joblib
+
+        self.estimator_ = joblib.load(context.artifacts[ESTIMATOR_ARTIFACT])
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        """Return ``estimator.predict(model_input)`` unchanged.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            Unused; the estimator was loaded in :meth:`load_context`.
+        model_input : ndarray of shape (n_samples, n_timesteps, n_features)
+            Sequences, as accepted by the estimator.
+        params : dict, optional
+            Unused; present for MLflow's interface.
+        """
+        return self.estimator_.predict(model_input)
+
+
+#: Source of the "models from code" file stored with each model: MLflow loads the
+#: wrapper by running it, instead of unpickling a cloudpickled object.
+MODEL_CODE = """\
+import mlflow.models
+
+from seqtune._pyfunc import EstimatorPyfuncModel
+
+mlflow.models.set_model(EstimatorPyfuncModel())
+"""
