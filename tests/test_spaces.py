@@ -1,0 +1,510 @@
+"""Tests for seqtune.spaces: YAML/dict -> validated SearchSpace -> keras_tuner."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+import pytest
+import yaml
+from sklearn.base import BaseEstimator
+
+from seqtune.spaces import (
+    BoolDistribution,
+    ChoiceDistribution,
+    FixedDistribution,
+    FloatDistribution,
+    IntDistribution,
+    SearchSpace,
+    SpaceError,
+    available_spaces,
+    load_space,
+)
+
+TASKS = ["classification", "regression", "forecasting"]
+COMMON = [
+    "cell",
+    "units",
+    "n_layers",
+    "bidirectional",
+    "dropout",
+    "recurrent_dropout",
+    "learning_rate",
+    "clipnorm",
+    "batch_size",
+    "epochs",
+    "early_stopping",
+    "validation_fraction",
+    "patience",
+    "random_state",
+    "verbose",
+]
+
+
+class _FakeEstimator(BaseEstimator):
+    """Stands in for the real estimators: only get_params() matters here."""
+
+    def __init__(self, **params):
+        self._names = list(params)
+        self.__dict__.update(params)
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._names}
+
+
+def _estimator(task):
+    extra = (
+        ["lookback", "horizon", "strategy"]
+        if task == "forecasting"
+        else ["sequence_length", "stride"]
+    )
+    return _FakeEstimator(**{name: None for name in COMMON + extra})
+
+
+# -- shipped files -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("name", ["default", "quick"])
+def test_every_shipped_space_loads_for_its_task_and_builds(task, name):
+    space = load_space(name, task=task, estimator=_estimator(task))
+    length_key = "lookback" if task == "forecasting" else "sequence_length"
+    assert length_key in space
+    assert {"cell", "units", "n_layers", "learning_rate", "batch_size"} <= set(space.names)
+    assert ("stride" in space) == (task != "forecasting")
+    values = space.build(kt.HyperParameters())
+    assert values["cell"] in {"lstm", "gru", "rnn"}
+    assert length_key in values
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_default_spaces_cover_the_issue_parameters_and_keep_cudnn_first(task):
+    space = load_space("default", task=task)
+    for key in [
+        "cell",
+        "n_layers",
+        "units",
+        "bidirectional",
+        "dropout",
+        "recurrent_dropout",
+        "learning_rate",
+        "batch_size",
+    ]:
+        assert key in space
+    assert set(space["cell"].values) == {"lstm", "gru", "rnn"}
+    # recurrent_dropout > 0 disables cuDNN: 0 must be the default (first) value.
+    assert space["recurrent_dropout"].values[0] == 0.0
+    assert space.build(kt.HyperParameters()).get("recurrent_dropout", 0.0) == 0.0
+
+
+def test_default_name_is_the_task_file_and_names_are_listed():
+    assert load_space("default", task="regression").source == "regression.yaml"
+    assert {"default", "quick", "classification", "regression", "forecasting"} <= set(
+        available_spaces()
+    )
+
+
+def test_quick_space_uses_task_sections():
+    clf = load_space("quick", task="classification")
+    fc = load_space("quick", task="forecasting")
+    assert "sequence_length" in clf and "lookback" not in clf
+    assert "lookback" in fc and "sequence_length" not in fc and "stride" not in fc
+    assert clf["units"] == IntDistribution(min=8, max=16, step=8)
+
+
+# -- value forms ---------------------------------------------------------------------------
+
+
+def test_shorthands_and_long_forms_are_equal():
+    space = load_space(
+        {"cell": ["lstm", "gru"], "units": 8, "bidirectional": {"type": "bool"}},
+        task="classification",
+    )
+    assert space["cell"] == ChoiceDistribution(values=("lstm", "gru"))
+    assert space["units"] == FixedDistribution(value=8)
+    assert space["bidirectional"] == BoolDistribution()
+    assert space["cell"] != ChoiceDistribution(values=("gru", "lstm"))
+
+
+def test_yaml_scientific_notation_is_a_float(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("learning_rate: {type: float, min: 1e-4, max: 1e-2, sampling: log}\n")
+    space = load_space(path, task="regression")
+    assert space["learning_rate"] == FloatDistribution(min=1e-4, max=1e-2, sampling="log")
+
+
+def test_mixed_int_and_float_choice_becomes_float():
+    dist = ChoiceDistribution(values=(0, 0.1, 0.25), default=0)
+    assert dist.values == (0.0, 0.1, 0.25) and all(isinstance(v, float) for v in dist.values)
+    assert isinstance(dist.default, float)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"type": "int", "min": 64, "max": 8},
+            r"<dict>: key 'units': min \(64\) is greater than max \(8\); expected min <= max",
+        ),
+        (
+            {"type": "int", "min": 8.5, "max": 16},
+            r"key 'units': min \(8.5\) is not an integer; expected \{type: int, min: <int>",
+        ),
+        ({"type": "int", "min": 8}, r"key 'units': missing 'max'; expected \{type: int"),
+        (
+            {"type": "integer", "min": 8, "max": 16},
+            r"key 'units': type \('integer'\) is unknown; did you mean 'int'\?",
+        ),
+        (
+            {"type": "int", "min": 8, "maxx": 16},
+            r"key 'units': field 'maxx' is unknown; did you mean 'max'\?",
+        ),
+        (
+            {"type": "int", "min": 0, "max": 16, "sampling": "log"},
+            r"min \(0\) must be > 0 with sampling 'log'; expected min > 0 for log sampling",
+        ),
+        (
+            {"type": "int", "min": 8, "max": 64, "step": 1, "sampling": "log"},
+            r"step \(1\) is too small; expected step > 1 \(a multiplier\) for log sampling",
+        ),
+        (
+            {"type": "int", "min": 8, "max": 64, "sampling": "cubic"},
+            r"sampling \('cubic'\) is unknown; expected sampling: linear\|log\|reverse_log",
+        ),
+        (
+            {"type": "int", "min": 8, "max": 64, "default": 128},
+            r"default \(128\) is outside \[8, 64\]",
+        ),
+        ({"type": "float", "min": "a", "max": 1.0}, r"min \('a'\) is not a number"),
+        ({"type": "choice", "values": []}, r"values \(\[\]\) is not a non-empty list"),
+        ({"type": "choice", "values": [8, "16"]}, r"values \(\[8, '16'\]\) mixes number and str"),
+        ({"type": "choice", "values": [8, 8]}, r"has duplicates; expected each value once"),
+        (
+            {"type": "choice", "values": [8, 16], "default": 32},
+            r"default \(32\) is not one of \[8, 16\]",
+        ),
+        ({"type": "bool", "default": "yes"}, r"default \('yes'\) is not a bool"),
+        ({"type": "fixed", "value": [1, 2]}, r"value \(\[1, 2\]\) is not a number, string or bool"),
+        (None, r"key 'units': value \(None\) is empty"),
+    ],
+)
+def test_bad_entries_name_source_key_value_and_form(entry, message):
+    with pytest.raises(SpaceError, match=message):
+        load_space({"units": entry}, task="classification")
+
+
+def test_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("cell: [lstm, gru]\nunits: {type: int, min: 64, max: 8}\n")
+    with pytest.raises(
+        SpaceError, match=rf"{path}: key 'units': min \(64\) is greater than max \(8\)"
+    ):
+        load_space(path, task="classification")
+    path.write_text("cell: [lstm\n")
+    with pytest.raises(SpaceError, match=r"bad.yaml: not valid YAML"):
+        load_space(str(path), task="classification")
+    path.write_text("")
+    with pytest.raises(SpaceError, match=r"bad.yaml: the space is empty"):
+        load_space(path, task="classification")
+    with pytest.raises(SpaceError, match=r"missing.yaml: no such file"):
+        load_space(tmp_path / "missing.yaml", task="classification")
+
+
+def test_errors_in_another_tasks_section_are_still_reported():
+    space = {"cell": "lstm", "forecasting": {"lookback": {"type": "int", "min": 9, "max": 3}}}
+    with pytest.raises(
+        SpaceError, match=r"key 'forecasting.lookback': min \(9\) is greater than max \(3\)"
+    ):
+        load_space(space, task="classification")
+
+
+def test_unknown_names_and_tasks_get_hints():
+    with pytest.raises(
+        SpaceError, match=r"space 'quik' is not a shipped space; did you mean 'quick'\?"
+    ):
+        load_space("quik", task="classification")
+    with pytest.raises(
+        SpaceError, match=r"task \('forecast'\) is unknown; did you mean 'forecasting'\?"
+    ):
+        load_space("quick", task="forecast")
+    with pytest.raises(SpaceError, match=r"unsupported type"):
+        load_space(42, task="classification")
+
+
+# -- keys against the estimator and the task -----------------------------------------------
+
+
+def test_unknown_key_gets_did_you_mean():
+    with pytest.raises(
+        SpaceError,
+        match=r"<dict>: key 'unit' is not a parameter of _FakeEstimator; "
+        r"did you mean 'units'\?",
+    ):
+        load_space({"unit": [8, 16]}, task="classification", estimator=_estimator("classification"))
+
+
+def test_unknown_key_without_close_match_lists_parameters():
+    with pytest.raises(
+        SpaceError, match=r"key 'zzz' is not a parameter .*expected one of \['batch_size'"
+    ):
+        load_space({"zzz": 1}, task="regression", estimator=_estimator("regression"))
+
+
+def test_task_specific_keys_are_checked_without_an_estimator():
+    with pytest.raises(
+        SpaceError,
+        match=r"key 'sequence_length' is not a forecasting parameter; "
+        r"expected 'lookback'",
+    ):
+        load_space({"sequence_length": [8, 16]}, task="forecasting")
+    with pytest.raises(SpaceError, match=r"key 'lookback' is not a classification parameter"):
+        load_space({"lookback": 8}, task="classification")
+
+
+def test_an_existing_space_is_checked_against_task_and_estimator():
+    space = load_space("quick", task="classification")
+    assert load_space(space, task="classification") is space
+    with pytest.raises(SpaceError, match=r"built for 'classification', not 'regression'"):
+        load_space(space, task="regression")
+    with pytest.raises(
+        SpaceError,
+        match=r"key 'recurrent_dropout' is not a parameter of _FakeEstimator; "
+        r"expected one of \['cell'",
+    ):
+        load_space(
+            space, task="classification", estimator=_FakeEstimator(cell=1, units=1, n_layers=1)
+        )
+
+
+# -- conditions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (
+            {"celll": ["gru"]},
+            r"key 'recurrent_dropout': when.celll names a key not in the space; "
+            r"did you mean 'cell'\?",
+        ),
+        (
+            {"cell": ["cnn"]},
+            r"when.cell \(\['cnn'\]\) is not among its values; expected values from",
+        ),
+        (
+            {"units": [8]},
+            r"when.units: 'units' is a range; expected a choice, bool or fixed parent",
+        ),
+        ({"cell": []}, r"when.cell \(\[\]\) is not a value or a non-empty list"),
+    ],
+)
+def test_bad_conditions(when, message):
+    space = {
+        "cell": ["lstm", "gru"],
+        "units": {"type": "int", "min": 8, "max": 16},
+        "recurrent_dropout": {"type": "float", "min": 0.0, "max": 0.3, "when": when},
+    }
+    with pytest.raises(SpaceError, match=message):
+        load_space(space, task="classification")
+
+
+def test_condition_cycles_are_rejected():
+    space = {
+        "cell": {"type": "choice", "values": ["lstm", "gru"], "when": {"bidirectional": True}},
+        "bidirectional": {"type": "bool", "when": {"cell": "gru"}},
+    }
+    with pytest.raises(SpaceError, match=r"form a cycle"):
+        load_space(space, task="classification")
+
+
+def _conditional_space():
+    # The child comes first in the file: registration order must still put the parent first.
+    return load_space(
+        {
+            "recurrent_dropout": {"type": "choice", "values": [0.0, 0.2], "when": {"cell": "gru"}},
+            "cell": ["lstm", "gru"],
+            "units": [4, 8],
+        },
+        task="classification",
+    )
+
+
+def test_build_registers_conditional_scopes_and_omits_inactive_values():
+    space = _conditional_space()
+    assert space.names == ("cell", "recurrent_dropout", "units")
+
+    hp = kt.HyperParameters()
+    values = space.build(hp)
+    assert values == {"cell": "lstm", "units": 4}  # recurrent_dropout inactive for lstm
+    registered = {p.name: p for p in hp.space}
+    assert set(registered) == {"cell", "recurrent_dropout", "units"}
+    assert [c.get_config() for c in registered["recurrent_dropout"].conditions] == [
+        {"name": "cell", "values": ["gru"]}
+    ]
+    assert not hp.is_active("recurrent_dropout")
+
+    # A trial where the oracle picked gru: the conditional parameter is active.
+    trial_hp = hp.copy()
+    trial_hp.values.update({"cell": "gru", "recurrent_dropout": 0.2, "units": 8})
+    assert space.build(trial_hp) == {"cell": "gru", "recurrent_dropout": 0.2, "units": 8}
+
+
+def test_build_passes_ranges_steps_and_defaults_to_keras_tuner():
+    space = load_space(
+        {
+            "units": {"type": "int", "min": 16, "max": 128, "step": 2, "sampling": "log"},
+            "learning_rate": {
+                "type": "float",
+                "min": 1e-4,
+                "max": 1e-2,
+                "sampling": "log",
+                "default": 1e-3,
+            },
+            "bidirectional": {"type": "bool", "default": True},
+            "epochs": 3,
+        },
+        task="regression",
+    )
+    hp = kt.HyperParameters()
+    assert space.build(hp) == {
+        "units": 16,
+        "learning_rate": 1e-3,
+        "bidirectional": True,
+        "epochs": 3,
+    }
+    units = hp.space[0]
+    assert (units.min_value, units.max_value, units.step, units.sampling) == (16, 128, 2, "log")
+    assert type(hp.space[3]).__name__ == "Fixed"
+
+
+def test_names_are_deterministic_so_resume_matches():
+    first, second = kt.HyperParameters(), kt.HyperParameters()
+    load_space("default", task="classification").build(first)
+    load_space("default", task="classification").build(second)
+    assert [p.get_config() for p in first.space] == [p.get_config() for p in second.space]
+    # Building again on the same hp (what a tuner does each trial) adds nothing new.
+    load_space("default", task="classification").build(first)
+    assert len(first.space) == len(second.space)
+
+
+def test_build_works_with_a_keras_tuner_oracle_sampling_conditionals():
+    space = _conditional_space()
+    hp = kt.HyperParameters()
+    space.build(hp)
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=kt.Objective("score", "max"), max_trials=30, seed=0
+    )
+    oracle._set_project_dir("unused", "unused")  # no I/O: populate_space only needs hp
+    oracle.hyperparameters = hp
+    seen = set()
+    for i in range(30):
+        trial_values = oracle.populate_space(str(i))["values"]
+        trial_hp = hp.copy()
+        trial_hp.values = dict(trial_values)
+        values = space.build(trial_hp)
+        assert ("recurrent_dropout" in values) == (values["cell"] == "gru")
+        seen.add(values["cell"])
+    assert seen == {"lstm", "gru"}
+
+
+# -- narrowing -----------------------------------------------------------------------------
+
+
+def test_narrow_cuts_sequence_lengths_and_says_what():
+    space = load_space("default", task="classification")
+    narrowed, messages = space.narrow(max_sequence_length=150)
+    assert narrowed["sequence_length"].values == (32, 64, 128, 150)
+    assert messages == [
+        "sequence_length: cut 256, 512 (the longest sequence has 150 steps); now capped at 150"
+    ]
+    assert space["sequence_length"].values == (32, 64, 128, 256, 512)  # original untouched
+    assert space.narrow(max_sequence_length=1000) == (space, [])
+
+
+def test_narrow_never_empties_a_parameter():
+    space = load_space({"lookback": [24, 48], "cell": "gru"}, task="forecasting")
+    narrowed, messages = space.narrow(max_lookback=10)
+    assert narrowed["lookback"].values == (10,)
+    assert messages == [
+        "lookback: cut 24, 48 (the series allows a lookback of at most 10); now capped at 10"
+    ]
+    assert narrowed.build(kt.HyperParameters())["lookback"] == 10
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected", "cut"),
+    [
+        (
+            {"type": "int", "min": 8, "max": 64, "default": 48},
+            IntDistribution(min=8, max=20),
+            "values above 20 (range was 8..64)",
+        ),
+        (
+            {"type": "int", "min": 32, "max": 64},
+            FixedDistribution(value=20),
+            "values above 20 (range was 32..64)",
+        ),
+        (30, FixedDistribution(value=20), "30"),
+        ([8, 16], ChoiceDistribution(values=(8, 16)), None),
+    ],
+)
+def test_narrow_ranges_and_fixed(entry, expected, cut):
+    narrowed, messages = load_space({"lookback": entry}, task="forecasting").narrow(max_lookback=20)
+    assert narrowed["lookback"] == expected
+    assert messages == (
+        []
+        if cut is None
+        else [f"lookback: cut {cut} (the series allows a lookback of at most 20); now capped at 20"]
+    )
+
+
+def test_narrow_drops_children_whose_condition_can_no_longer_hold():
+    space = load_space(
+        {
+            "sequence_length": [16, 256],
+            "stride": {"type": "choice", "values": [4, 8], "when": {"sequence_length": 256}},
+        },
+        task="classification",
+    )
+    narrowed, messages = space.narrow(max_sequence_length=100)
+    assert narrowed.names == ("sequence_length",)
+    assert (
+        messages[1]
+        == "stride: dropped, its condition {'sequence_length': (256,)} can no longer hold"
+    )
+
+
+def test_narrow_rejects_a_bad_limit():
+    with pytest.raises(ValueError, match=r"max_lookback must be a positive int, got 0"):
+        load_space("quick", task="forecasting").narrow(max_lookback=0)
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("name", ["default", "quick"])
+def test_dict_and_yaml_round_trip(task, name, tmp_path):
+    space = load_space(name, task=task)
+    assert load_space(space.to_dict(), task=task) == space
+    path = tmp_path / "space.yaml"
+    path.write_text(space.to_yaml())
+    again = load_space(path, task=task)
+    assert again == space and again.names == space.names
+    assert yaml.safe_load(space.to_yaml()) == space.to_dict()
+
+
+def test_to_dict_is_long_form_and_omits_defaults():
+    space = _conditional_space()
+    assert space.to_dict() == {
+        "recurrent_dropout": {"type": "choice", "values": [0.0, 0.2], "when": {"cell": ["gru"]}},
+        "cell": {"type": "choice", "values": ["lstm", "gru"]},
+        "units": {"type": "choice", "values": [4, 8]},
+    }
+
+
+def test_search_space_container_protocol():
+    space = _conditional_space()
+    assert len(space) == 3 and list(space) == ["cell", "recurrent_dropout", "units"]
+    assert "units" in space and "lookback" not in space
+    assert "SearchSpace(task='classification'" in repr(space)
+    with pytest.raises(SpaceError, match=r"key 'bad name': is not a valid parameter name"):
+        SearchSpace({"bad name": FixedDistribution(value=1)}, task="classification")
