@@ -65,7 +65,18 @@ def _is_number(v: Any) -> bool:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Distribution:
-    """Base value object: how one parameter is searched, and when it is active."""
+    """Base value object: how one parameter is searched, and when it is active.
+
+    Subclasses are frozen dataclasses, validated on construction (raising
+    `SpaceError`), compared by value, and turned back into their file form by
+    `to_dict`.
+
+    Parameters
+    ----------
+    when : mapping of str to value or list of values, default={}
+        Parent parameter name -> the parent values for which this parameter is
+        active. Empty means always active.
+    """
 
     when: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
 
@@ -124,9 +135,9 @@ class Distribution:
         if self.step is not None and self.step <= (1 if log else 0):
             need = "step > 1 (a multiplier) for log sampling" if log else "step > 0"
             self._fail(f"step ({self.step}) is too small", need)
-        if self.default is not None and not (
-            _is_number(self.default) and self.min <= self.default <= self.max
-        ):
+        if self.default is not None:
+            self._check_number("default", integer=integer)
+        if self.default is not None and not self.min <= self.default <= self.max:
             self._fail(
                 f"default ({self.default!r}) is outside [{self.min}, {self.max}]",
                 "min <= default <= max",

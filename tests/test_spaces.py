@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import keras_tuner as kt
 import pytest
 import yaml
@@ -73,6 +75,23 @@ def test_every_shipped_space_loads_for_its_task_and_builds(task, name):
     values = space.build(kt.HyperParameters())
     assert values["cell"] in {"lstm", "gru", "rnn"}
     assert length_key in values
+
+
+@pytest.mark.parametrize(
+    ("task", "module", "cls"),
+    [
+        ("classification", "seqtune.classifier", "SequenceClassifier"),
+        ("regression", "seqtune.regressor", "SequenceRegressor"),
+        ("forecasting", "seqtune.forecaster", "SequenceForecaster"),
+    ],
+)
+@pytest.mark.parametrize("name", ["default", "quick"])
+def test_shipped_spaces_fit_the_real_estimators(task, module, cls, name):
+    estimator = getattr(pytest.importorskip(module), cls)()
+    space = load_space(name, task=task, estimator=estimator)
+    values = space.build(kt.HyperParameters())
+    estimator.set_params(**values)  # anything searchable is settable by hand
+    assert {k: estimator.get_params()[k] for k in values} == values
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -172,6 +191,10 @@ def test_mixed_int_and_float_choice_becomes_float():
         (
             {"type": "int", "min": 8, "max": 64, "default": 128},
             r"default \(128\) is outside \[8, 64\]",
+        ),
+        (
+            {"type": "int", "min": 8, "max": 64, "default": 9.5},
+            r"default \(9.5\) is not an integer",
         ),
         ({"type": "float", "min": "a", "max": 1.0}, r"min \('a'\) is not a number"),
         ({"type": "choice", "values": []}, r"values \(\[\]\) is not a non-empty list"),
@@ -508,3 +531,16 @@ def test_search_space_container_protocol():
     assert "SearchSpace(task='classification'" in repr(space)
     with pytest.raises(SpaceError, match=r"key 'bad name': is not a valid parameter name"):
         SearchSpace({"bad name": FixedDistribution(value=1)}, task="classification")
+
+
+def test_a_space_pickles_because_the_fitted_search_keeps_it():
+    space = load_space("default", task="forecasting")
+    again = pickle.loads(pickle.dumps(space))
+    assert again == space and again.names == space.names and again.source == "forecasting.yaml"
+
+
+def test_a_task_section_must_be_a_mapping():
+    with pytest.raises(
+        SpaceError, match=r"<dict>: key 'forecasting': a task section must be a mapping"
+    ):
+        load_space({"cell": "gru", "forecasting": [4, 8]}, task="forecasting")
