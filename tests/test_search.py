@@ -1,0 +1,342 @@
+"""SequenceSearch: trials, records, failures, budget, narrowing, pickling."""
+
+from __future__ import annotations
+
+import json
+import re
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqtune.classifier import SequenceClassifier
+from seqtune.regressor import SequenceRegressor
+from seqtune.search import RECORD_FILENAME, SequenceSearch, read_trial_records
+
+# Two fixed, cheap settings shared by most spaces below.
+TINY = {"units": 4, "epochs": 1, "batch_size": 16, "patience": 1}
+
+
+@pytest.fixture(scope="module")
+def clf_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 12, 2)).astype("float32")
+    y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def reg_data():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 12, 1)).astype("float32")
+    y = X[:, -3:, 0].sum(axis=1)
+    return X, y
+
+
+def _search(tmp_path, estimator=None, **kwargs):
+    kwargs.setdefault("space", {**TINY, "cell": ["lstm", "gru"], "learning_rate": [0.01, 0.003]})
+    kwargs.setdefault("tuner", "random")
+    kwargs.setdefault("max_trials", 2)
+    return SequenceSearch(
+        estimator if estimator is not None else SequenceClassifier(),
+        directory=tmp_path / "search",
+        overwrite=False,
+        tracking=False,
+        random_state=0,
+        verbose=0,
+        **kwargs,
+    )
+
+
+def _user_warnings(record, text):
+    return [w for w in record if issubclass(w.category, UserWarning) and text in str(w.message)]
+
+
+def test_random_search_results_records_and_refit(tmp_path, clf_data):
+    X, y = clf_data
+    search = _search(tmp_path, max_trials=3, space={**TINY, "cell": ["lstm", "gru", "rnn"]})
+    assert search.fit(X, y) is search
+
+    results = search.results_
+    assert list(results["trial_id"]) == ["0", "1", "2"]
+    expected = {"trial_id", "cell", "units", "epochs", "score", "status", "duration_s",
+                "epochs_run", "n_params", "seconds_per_epoch", "fused_kernel"}
+    assert expected <= set(results.columns)
+    assert set(results["status"]) == {"completed"}
+    assert sorted(results["cell"]) == ["gru", "lstm", "rnn"]
+    assert (results["epochs_run"] == 1).all()
+    assert (results["n_params"] > 0).all()
+    assert not results["fused_kernel"].any()  # no GPU here
+    assert results["score"].between(0, 1).all()
+
+    assert search.best_score_ == pytest.approx(results["score"].max())
+    best_row = results.loc[results["score"].idxmax()]
+    assert search.best_params_["cell"] == best_row["cell"]
+    assert search.best_estimator_.get_params()["cell"] == best_row["cell"]
+    assert search.best_estimator_.units == 4
+    assert search.objective_ == {"name": "score", "direction": "max"}
+
+    # One record per trial, next to keras-tuner's trial.json, with the DESIGN.md schema.
+    project = Path(search.project_dir_)
+    for trial_id in ("0", "1", "2"):
+        assert (project / f"trial_{trial_id}" / "trial.json").exists()
+        record = json.loads((project / f"trial_{trial_id}" / RECORD_FILENAME).read_text())
+        assert record["trial_id"] == trial_id
+        assert record["number"] == int(trial_id)
+        assert record["status"] == "COMPLETED"
+        assert record["objective"] == {"name": "score", "direction": "max"}
+        assert set(record["history"]) >= {"loss", "val_loss"}
+        assert record["tags"]["cell"] == record["params"]["cell"]
+        assert record["ended_at"] >= record["started_at"]
+        assert record["seconds_per_epoch"] > 0
+    assert [r["trial_id"] for r in read_trial_records(project)] == ["0", "1", "2"]
+
+    # Delegation to the refitted best estimator.
+    assert search.predict(X[:5]).shape == (5,)
+    assert search.predict_proba(X[:5]).shape == (5, 2)
+    assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
+    assert list(search.classes_) == [0, 1]
+
+
+def test_fitted_search_pickles(tmp_path, clf_data):
+    X, y = clf_data
+    search = _search(tmp_path).fit(X, y)
+    clone = pickle.loads(pickle.dumps(search))
+    np.testing.assert_allclose(clone.predict_proba(X), search.predict_proba(X), rtol=1e-6)
+    assert clone.results_.equals(search.results_)
+    assert clone.best_params_ == search.best_params_
+
+
+def test_failed_trial_is_recorded_and_search_goes_on(tmp_path, clf_data):
+    X, y = clf_data
+    # dropout=1.5 is out of range: that trial fails inside the estimator's fit.
+    search = _search(tmp_path, space={**TINY, "dropout": [0.0, 1.5]}, max_trials=2)
+    search.fit(X, y)
+    results = search.results_.set_index("dropout")
+    assert results.loc[1.5, "status"] == "failed"
+    assert np.isnan(results.loc[1.5, "score"])
+    assert "dropout" in results.loc[1.5, "error"] and "Traceback" in results.loc[1.5, "error"]
+    assert results.loc[0.0, "status"] == "completed"
+    assert search.best_params_["dropout"] == 0.0
+    failed = [r for r in search.records_ if r["status"] == "FAILED"]
+    assert len(failed) == 1 and failed[0]["score"] is None
+
+
+def test_nan_loss_fails_trials_and_no_completed_trial_raises(tmp_path, reg_data):
+    X, y = reg_data
+    # A learning rate of 1e30 without gradient clipping makes the loss NaN in the 1st epoch.
+    search = _search(tmp_path, SequenceRegressor(clipnorm=None),
+                     space={**TINY, "epochs": 3, "learning_rate": [1e30, 2e30]})
+    with pytest.raises(RuntimeError, match="No trial .* completed"):
+        search.fit(X, y)
+    records = read_trial_records(tmp_path / "search" / "sequenceregressor_random")
+    assert [r["status"] for r in records] == ["FAILED", "FAILED"]
+    assert all(re.search("loss became (nan|inf) at epoch 1", r["error"]) for r in records)
+    assert all(r["epochs_run"] == 0 and r["score"] is None for r in records)
+
+
+def test_time_budget_cuts_the_running_trial_and_starts_no_more(tmp_path, clf_data):
+    X, y = clf_data
+    space = {"units": 4, "batch_size": 8, "epochs": 200, "patience": 200,
+             "learning_rate": [0.01, 0.005, 0.002, 0.001]}
+    search = _search(tmp_path, space=space, max_trials=4, time_budget=1.0, refit=False)
+    search.fit(X, y)
+    assert len(search.results_) == 1
+    row = search.results_.iloc[0]
+    assert row["status"] == "pruned"
+    assert 1 <= row["epochs_run"] < 200
+    assert np.isfinite(row["score"])  # the cut trial's result still counts
+    assert search.best_score_ == row["score"]
+    assert search.best_estimator_ is None
+    with pytest.raises(AttributeError, match="refit=False"):
+        search.predict(X)
+
+
+def test_space_narrowed_to_data_with_one_warning(tmp_path, clf_data):
+    X, y = clf_data  # 12 steps
+    space = {**TINY, "sequence_length": [4, 8, 16, 64]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = _search(tmp_path, space=space, max_trials=2).fit(X, y)
+    narrowed = _user_warnings(caught, "narrowed")
+    assert len(narrowed) == 1
+    message = str(narrowed[0].message)
+    assert "sequence_length" in message and "16, 64" in message and "12" in message
+    assert set(search.results_["sequence_length"]) <= {4, 8, 12}
+    assert search.space_["sequence_length"].possible_values == (4, 8, 12)
+
+
+def test_no_warning_when_space_fits_the_data(tmp_path, clf_data):
+    X, y = clf_data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _search(tmp_path, space={**TINY, "sequence_length": [4, 8]}).fit(X, y)
+    assert _user_warnings(caught, "narrowed") == []
+
+
+def test_objective_from_history_is_minimised(tmp_path, reg_data):
+    X, y = reg_data
+    search = _search(tmp_path, SequenceRegressor(), objective="val_loss", max_trials=2)
+    search.fit(X, y)
+    assert search.objective_ == {"name": "val_loss", "direction": "min"}
+    assert search.best_score_ == pytest.approx(search.results_["score"].min())
+    for record in search.records_:
+        assert record["score"] == pytest.approx(min(record["history"]["val_loss"]))
+
+
+def test_default_regressor_objective_is_r2(tmp_path, reg_data):
+    X, y = reg_data
+    search = _search(tmp_path, SequenceRegressor()).fit(X, y)
+    assert search.objective_ == {"name": "score", "direction": "max"}
+    assert search.best_score_ == pytest.approx(search.results_["score"].max())
+    assert search.predict(X).shape == (40,)
+
+
+@pytest.mark.slow
+def test_hyperband_uses_its_epoch_budget(tmp_path, clf_data):
+    X, y = clf_data
+    space = {"units": 4, "batch_size": 16, "epochs": 3, "patience": 5, "cell": ["lstm", "gru"],
+             "learning_rate": [0.01, 0.003]}
+    search = _search(tmp_path, tuner="hyperband", space=space, max_trials=3).fit(X, y)
+    assert len(search.results_) == 3
+    assert set(search.results_["status"]) == {"completed"}
+    for record in search.records_:
+        assert 1 <= record["params"]["epochs"] <= 3
+        assert record["epochs_run"] == record["params"]["epochs"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tuner": "randon"}, "Did you mean 'random'"),
+        ({"max_trials": 0}, "max_trials=0"),
+        ({"time_budget": -1}, "time_budget=-1"),
+        ({"validation_fraction": 1.5}, "validation_fraction=1.5"),
+        ({"objective": "banana"}, "Cannot tell whether objective='banana'"),
+        ({"objective": "mase"}, "objective='mase' is not available for classification"),
+        ({"space": {**TINY, "unitz": [4, 8]}}, "did you mean 'units'"),
+    ],
+)
+def test_configuration_errors_stop_before_any_trial(tmp_path, clf_data, kwargs, match):
+    X, y = clf_data
+    with pytest.raises(ValueError, match=match):
+        _search(tmp_path, **kwargs).fit(X, y)
+    assert not list((tmp_path / "search").glob("*/trial_*"))
+
+
+def test_resume_on_other_data_is_refused(tmp_path, clf_data):
+    X, y = clf_data
+    _search(tmp_path, max_trials=1).fit(X, y)
+    with pytest.raises(ValueError, match="different data"):
+        _search(tmp_path, max_trials=2).fit(X[:30], y[:30])
+
+
+def test_completed_search_resumes_without_rerunning(tmp_path, clf_data):
+    X, y = clf_data
+    first = _search(tmp_path, max_trials=2).fit(X, y)
+    started = {r["trial_id"]: r["started_at"] for r in first.records_}
+    second = _search(tmp_path, max_trials=3).fit(X, y)
+    assert list(second.results_["trial_id"]) == ["0", "1", "2"]
+    for record in second.records_[:2]:
+        assert record["started_at"] == started[record["trial_id"]]
+
+
+def test_estimator_must_be_a_seqtune_estimator(tmp_path, clf_data):
+    from sklearn.linear_model import LinearRegression
+
+    X, y = clf_data
+    with pytest.raises(TypeError, match="not a seqtune estimator"):
+        SequenceSearch(LinearRegression(), tracking=False).fit(X, y)
+
+
+def test_trial_callback_reports_progress(tmp_path, clf_data):
+    X, y = clf_data
+    events = []
+    _search(tmp_path, max_trials=2).fit(X, y, trial_callback=events.append)
+    ends = [e for e in events if e["event"] == "trial_end"]
+    assert [e["n_done"] for e in ends] == [1, 2]
+    assert all(e["max_trials"] == 2 for e in ends)
+    assert ends[-1]["best_score"] == max(e["record"]["score"] for e in ends)
+    assert [e["event"] for e in events].count("trial_begin") == 2
+
+
+def test_tracker_receives_every_trial(tmp_path, clf_data):
+    X, y = clf_data
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def start_search(self, state_dir, **kwargs):
+            self.calls.append(("start", state_dir, kwargs))
+
+        def log_trial(self, record):
+            self.calls.append(("trial", record["trial_id"], record["status"]))
+
+        def end_search(self, **kwargs):
+            self.calls.append(("end", kwargs["best_score"], len(kwargs["records"])))
+
+        def log_best_model(self, estimator, X_example):
+            self.calls.append(("model", type(estimator).__name__, np.shape(X_example)))
+            return "models:/m-1"
+
+        def sync(self, state_dir, records):
+            self.calls.append(("sync", len(list(records))))
+            return 0
+
+    tracker = Recorder()
+    search = _search(tmp_path, max_trials=2)
+    search.set_params(tracking=tracker)
+    search.fit(X, y)
+    kinds = [c[0] for c in tracker.calls]
+    assert kinds == ["start", "trial", "trial", "end", "model"]
+    start = tracker.calls[0]
+    assert start[1] == search.project_dir_
+    assert start[2]["params"]["tuner"] == "random"
+    assert start[2]["tags"]["device"] == "cpu"
+    assert start[2]["fingerprint"]["X_shape"] == [40, 12, 2]
+    assert "units" in start[2]["space_yaml"]
+    assert tracker.calls[3] == ("end", search.best_score_, 2)
+    assert tracker.calls[4] == ("model", "SequenceClassifier", (5, 12, 2))
+    assert search.best_model_uri_ == "models:/m-1"
+
+
+def test_trials_run_without_tensorboard(tmp_path):
+    """keras-tuner imports tensorboard in its default run_trial; seqtune's does not."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["tensorboard"] = None  # any import of tensorboard now fails
+        import numpy as np
+        from seqtune.classifier import SequenceClassifier
+        from seqtune.search import SequenceSearch
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(24, 6, 1)); y = np.arange(24) % 2
+        s = SequenceSearch(SequenceClassifier(), space={TINY!r}, tuner="random", max_trials=1,
+                           directory={str(tmp_path)!r}, tracking=False, verbose=0).fit(X, y)
+        print("STATUS", list(s.results_["status"]))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "STATUS ['completed']" in out.stdout
+
+
+def test_import_error_in_a_trial_stops_the_search(tmp_path, clf_data, monkeypatch):
+    X, y = clf_data
+
+    def broken_fit(self, *args, **kwargs):
+        raise ModuleNotFoundError("No module named 'tensorboard'")
+
+    monkeypatch.setattr(SequenceClassifier, "fit", broken_fit)
+    import keras_tuner as kt
+
+    with pytest.raises(kt.errors.FatalError, match="could not import a module.*tensorboard"):
+        _search(tmp_path, max_trials=3).fit(X, y)
+    records = read_trial_records(tmp_path / "search" / "sequenceclassifier_random")
+    assert len(records) == 1 and records[0]["status"] == "FAILED"
