@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 __all__ = ["SeriesTransformer", "difference_series", "undifference_forecast"]
 
-SCALINGS = ("standard", None)
+SCALINGS = ("standard", "window", None)
 
 
 def difference_series(w: np.ndarray, difference: int = 0, seasonal_difference: int | None = None) -> np.ndarray:
@@ -101,9 +101,11 @@ class SeriesTransformer:
         Plain differences (0, 1 or 2).
     seasonal_difference : int or None
         Seasonal period of one seasonal difference (e.g. 12 for monthly data).
-    scaling : {"standard", None}
-        Standardise the differenced series and the exogenous features with
-        statistics of the training data.
+    scaling : {"standard", "window", None}
+        ``"standard"``: standardise the differenced series and the exogenous features
+        with statistics of the training data. ``"window"``: standardise only the
+        exogenous features here; the targets are standardised per window later
+        (:func:`seqtune.windows.normalize_windows`).
 
     Attributes
     ----------
@@ -147,7 +149,8 @@ class SeriesTransformer:
         self.n_lost_ = self.n_lost
         self.scaler_ = StandardScaler().fit(z) if self.scaling == "standard" else None
         self.exog_scaler_ = (
-            StandardScaler().fit(np.asarray(X, dtype=float)) if self.scaling == "standard" and X is not None else None
+            StandardScaler().fit(np.asarray(X, dtype=float))
+            if self.scaling in ("standard", "window") and X is not None else None
         )
         return self
 

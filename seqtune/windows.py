@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 __all__ = [
     "WindowDataset",
     "n_windows",
+    "normalize_windows",
     "sliding_windows",
     "window_starts",
 ]
@@ -48,6 +49,38 @@ def sliding_windows(a: np.ndarray, length: int) -> np.ndarray:
         )
     # sliding_window_view puts the window axis last: (n, n_features, length) -> (n, length, n_features).
     return sliding_window_view(a, length, axis=0).transpose(0, 2, 1)
+
+
+def normalize_windows(
+    history: np.ndarray, n_targets: int, eps: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standardise each window's target channels by their own mean and std over the lookback.
+
+    Per-window ("instance") normalisation lets one model follow a series whose level or
+    spread drifts (trend, multiplicative seasonality) without differencing: the model
+    sees shapes, and its forecasts are mapped back with the window's own statistics.
+
+    Parameters
+    ----------
+    history : ndarray of shape (n_windows, lookback, n_features)
+        The first ``n_targets`` features are targets; the rest (exogenous) are left as is.
+    n_targets : int
+    eps : float
+        Floor of the standard deviation, so that flat windows do not divide by zero.
+
+    Returns
+    -------
+    normalised : ndarray of shape (n_windows, lookback, n_features)
+        A new array (the input is not modified).
+    mean, std : ndarray of shape (n_windows, 1, n_targets)
+        Map forecasts back with ``forecast * std + mean``.
+    """
+    targets = history[:, :, :n_targets]
+    mean = targets.mean(axis=1, keepdims=True)
+    std = np.maximum(targets.std(axis=1, keepdims=True), eps)
+    normalised = history.copy()
+    normalised[:, :, :n_targets] = (targets - mean) / std
+    return normalised, mean, std
 
 
 def n_windows(n_timesteps: int, lookback: int, horizon: int) -> int:
@@ -97,6 +130,9 @@ class WindowDataset(keras.utils.PyDataset):
         Draw a new order of the windows every epoch.
     seed : int or None
         Seed of the shuffling generator, for reproducible epochs.
+    window_norm : bool
+        Standardise each window's history, targets and decoder inputs by the mean and
+        std of its own history (see :func:`normalize_windows`).
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` for ``PyDataset``.
 
@@ -119,6 +155,7 @@ class WindowDataset(keras.utils.PyDataset):
         batch_size: int = 32,
         shuffle: bool = False,
         seed: int | None = None,
+        window_norm: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -140,6 +177,7 @@ class WindowDataset(keras.utils.PyDataset):
         self.strategy = strategy
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
+        self.window_norm = bool(window_norm)
         self.n_targets = y.shape[1]
         # One contiguous float32 copy of the series (O(T * k)), whatever the input dtype.
         self.series = (
@@ -181,9 +219,16 @@ class WindowDataset(keras.utils.PyDataset):
         # Fancy indexing on the strided views copies just this batch.
         history = self.history_windows[starts]
         targets = self.target_windows[starts + self.lookback]
+        decoder_inputs = (
+            self.target_windows[starts + self.lookback - 1] if self.strategy == "seq2seq" else None
+        )
+        if self.window_norm:
+            history, mean, std = normalize_windows(history, self.n_targets)
+            targets = (targets - mean) / std
+            if decoder_inputs is not None:
+                decoder_inputs = (decoder_inputs - mean) / std
         if self.strategy == "direct":
             return history, targets.reshape(len(starts), -1)
-        decoder_inputs = self.target_windows[starts + self.lookback - 1]
         return (history, decoder_inputs), targets
 
     def on_epoch_end(self) -> None:
