@@ -63,7 +63,7 @@ _OFFLINE_BACKOFF_S = 30.0
 # not MLflow's default of 7 retries with exponential backoff and a 120 s timeout.
 _HTTP_ENV = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
 }
 
