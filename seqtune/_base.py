@@ -1,0 +1,281 @@
+"""The parts every seqtune estimator shares: parameters, the Keras fit loop, pickling.
+
+``BaseSequenceEstimator`` stores the recurrent hyperparameters and runs one fit loop,
+:meth:`BaseSequenceEstimator._fit_keras`, that seeds Keras, builds the model with
+:func:`seqtune.model.build_recurrent_model`, wires early stopping and extra callbacks,
+and sets the fitted attributes that the search and the tracking read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import time
+from numbers import Integral, Real
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from .device import fused_kernel_eligible
+from .model import CELLS, build_recurrent_model
+from .sequences import apply_stride, max_length, pad_sequences
+from .validation import validate_sequences
+
+__all__ = ["BaseSequenceEstimator", "fit_record"]
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+class BaseSequenceEstimator(BaseEstimator):
+    """Recurrent hyperparameters and the shared Keras fit loop.
+
+    Not for direct use: see :class:`~seqtune.SequenceClassifier`,
+    :class:`~seqtune.SequenceRegressor` and :class:`~seqtune.SequenceForecaster`.
+    """
+
+    _parameter_constraints: dict = {
+        "cell": [StrOptions(set(CELLS))],
+        "units": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "clipnorm": [Interval(Real, 0, None, closed="neither"), None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- parameters ---------------------------------------------------------------------
+
+    def _validate_hyperparams(self) -> None:
+        """Check every parameter against ``_parameter_constraints``, with a hint for cell."""
+        if isinstance(self.cell, str) and self.cell not in CELLS:
+            close = difflib.get_close_matches(self.cell, list(CELLS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"cell={self.cell!r} is not a recurrent cell; expected one of "
+                f"{sorted(CELLS)}.{hint}"
+            )
+        self._validate_params()
+
+    def set_params(self, **params: Any):
+        """Set parameters; an unknown name raises with a "did you mean" hint."""
+        valid = self.get_params(deep=True)
+        for key in params:
+            name = key.split("__", 1)[0]
+            if name not in valid:
+                close = difflib.get_close_matches(name, list(valid), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}.{hint}"
+                    f" Valid parameters are: {sorted(valid)!r}."
+                )
+        return super().set_params(**params)
+
+    def _seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(_INT32_MAX))
+
+    # -- sequences -> model input -------------------------------------------------------
+
+    def _prepare_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Validate X, apply ``stride`` and ``sequence_length``; return (n, L, f) float32.
+
+        In ``fit`` (``reset=True``) this fixes ``sequence_length_`` and whether the model
+        needs a padding mask (``masked_``).
+        """
+        X, _ = validate_sequences(X, self, reset=reset)
+        return self._to_model_input(X, reset=reset)
+
+    def _to_model_input(self, X, *, reset: bool) -> np.ndarray:
+        X = apply_stride(X, self.stride)
+        if reset:
+            self.sequence_length_ = (
+                int(self.sequence_length) if self.sequence_length is not None else max_length(X)
+            )
+        x, padded = pad_sequences(X, self.sequence_length_)
+        if reset:
+            self.masked_ = padded
+        elif padded and not self.masked_:
+            raise ValueError(
+                f"X holds sequences shorter than the {self.sequence_length_} steps (after "
+                f"stride={self.stride}) that this {type(self).__name__} was fitted on. It was "
+                "fitted on equal-length sequences, so it has no padding mask. Pass sequences "
+                f"of at least {self.sequence_length_ * self.stride - self.stride + 1} steps, "
+                "or refit with variable-length training data or a sequence_length longer "
+                "than some training sequences."
+            )
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    # -- fit / predict ------------------------------------------------------------------
+
+    def _fit_keras(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        sample_weight: np.ndarray | None,
+        validation_data: tuple | None,
+        callbacks: list | None,
+        stratify: np.ndarray | None,
+        n_outputs: int,
+        head_activation: str | None,
+        loss: str,
+        metrics: list[str],
+        masked: bool,
+    ):
+        """Build, fit and keep the Keras model; set the fitted attributes.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, n_timesteps, n_features)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : ndarray of shape (n_samples,) or None
+        validation_data : tuple (x_val, y_val) or None
+            Already transformed; early stopping monitors it when given.
+        callbacks : list of keras.callbacks.Callback or None
+        stratify : ndarray of shape (n_samples,) or None
+            Labels for a stratified internal validation split.
+        n_outputs, head_activation, loss, metrics, masked
+            See :func:`seqtune.model.build_recurrent_model`.
+        """
+        seed = self._seed()
+        keras.utils.set_random_seed(seed)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, x, dtype=np.float32)
+
+        if validation_data is None and self.early_stopping:
+            x, y, sample_weight, validation_data = _split_validation(
+                x, y, sample_weight, self.validation_fraction, stratify, seed
+            )
+
+        model = build_recurrent_model(
+            n_timesteps=x.shape[1], n_features=x.shape[2], n_outputs=n_outputs,
+            cell=self.cell, units=self.units, n_layers=self.n_layers,
+            bidirectional=self.bidirectional, dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout, masked=masked,
+            head_activation=head_activation, loss=loss, metrics=metrics,
+            learning_rate=self.learning_rate, clipnorm=self.clipnorm,
+        )
+        all_callbacks = list(callbacks or [])
+        if self.early_stopping:
+            all_callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss" if validation_data is not None else "loss",
+                patience=self.patience, restore_best_weights=True,
+            ))
+        start = time.perf_counter()
+        history = model.fit(
+            x, y, sample_weight=sample_weight, validation_data=validation_data,
+            epochs=self.epochs, batch_size=self.batch_size, shuffle=True,
+            callbacks=all_callbacks, verbose=self.verbose,
+        )
+        self.fit_time_ = time.perf_counter() - start
+        self.model_ = model
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_epochs_ = len(history.epoch)
+        self.n_params_ = int(model.count_params())
+        self.fused_kernel_ = fused_kernel_eligible(
+            self.cell, recurrent_dropout=self.recurrent_dropout, masked=masked
+        )
+        _notify_tracking(self)
+        return self
+
+    def _predict_raw(self, X: Any) -> np.ndarray:
+        """Model output for X, as float64, shape (n_samples, n_outputs)."""
+        check_is_fitted(self, "model_")
+        x = self._prepare_X(X, reset=False)
+        out = self.model_.predict(x, batch_size=max(self.batch_size, 256), verbose=0)
+        return np.asarray(out, dtype=np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+def _split_validation(x, y, sample_weight, fraction, stratify, seed):
+    """Hold out ``fraction`` of the rows for early stopping; stratified when possible.
+
+    Returns the training part and ``validation_data`` (None when too few samples).
+    """
+    n = len(x)
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        return x, y, sample_weight, None
+    idx = np.arange(n)
+    try:
+        train, val = train_test_split(idx, test_size=n_val, stratify=stratify, random_state=seed)
+    except ValueError:  # too few members of a class to stratify: fall back to a plain split
+        train, val = train_test_split(idx, test_size=n_val, random_state=seed)
+    train, val = np.sort(train), np.sort(val)
+    sw_train = None if sample_weight is None else sample_weight[train]
+    val_data = (x[val], y[val]) if sample_weight is None else (x[val], y[val], sample_weight[val])
+    return x[train], y[train], sw_train, val_data
+
+
+def _notify_tracking(estimator: BaseSequenceEstimator) -> None:
+    # Only an imported seqtune.tracking can have an active ``track_fit`` context, so
+    # plain fits never pay for importing MLflow.
+    tracking = sys.modules.get("seqtune.tracking")
+    if tracking is not None and hasattr(tracking, "_notify_fit"):
+        tracking._notify_fit(estimator)
+
+
+def fit_record(estimator: BaseSequenceEstimator, **fields: Any) -> dict:
+    """Describe a fitted estimator as a trial record (see DESIGN.md).
+
+    Parameters
+    ----------
+    estimator : fitted seqtune estimator
+    **fields
+        Record fields to set or override, e.g. ``trial_id``, ``score``, ``status``.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable.
+    """
+    check_is_fitted(estimator, "model_")
+    params = {
+        k: (v if isinstance(v, (str, int, float, bool, type(None))) else repr(v))
+        for k, v in estimator.get_params(deep=False).items()
+    }
+    n_epochs = max(estimator.n_epochs_, 1)
+    record = {
+        "trial_id": None,
+        "number": None,
+        "status": "COMPLETED",
+        "params": params,
+        "score": None,
+        "objective": None,
+        "history": estimator.history_,
+        "epochs_run": estimator.n_epochs_,
+        "duration_s": estimator.fit_time_,
+        "seconds_per_epoch": estimator.fit_time_ / n_epochs,
+        "n_params": estimator.n_params_,
+        "fused_kernel": bool(estimator.fused_kernel_),
+        "error": None,
+        "tags": {
+            "cell": estimator.cell,
+            "bidirectional": bool(estimator.bidirectional),
+            "n_layers": int(estimator.n_layers),
+            "estimator": type(estimator).__name__,
+            "backend": keras.config.backend(),
+        },
+        "started_at": None,
+        "ended_at": time.time(),
+    }
+    record.update(fields)
+    return record

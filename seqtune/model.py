@@ -1,0 +1,148 @@
+"""Build the Keras model: a pure function of data shape and hyperparameters.
+
+Only ``keras.layers`` and ``keras.ops`` are used, so TensorFlow, JAX and PyTorch
+backends all work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+__all__ = ["CELLS", "PaddingMask", "build_recurrent_model", "recurrent_stack"]
+
+CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
+
+
+@keras.saving.register_keras_serializable(package="seqtune")
+class PaddingMask(keras.layers.Layer):
+    """Turn NaN padding into a Keras mask and zeros.
+
+    A step is padding when all its features are NaN; seqtune's validation rejects NaN in
+    user data, so the sentinel cannot collide with real values (unlike ``Masking(0.0)``,
+    which would mask genuine all-zero steps).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.where(ops.isnan(inputs), ops.zeros_like(inputs), inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.logical_not(ops.all(ops.isnan(inputs), axis=-1))
+
+
+def recurrent_stack(
+    x,
+    *,
+    cell: str,
+    units: int,
+    n_layers: int,
+    bidirectional: bool,
+    dropout: float,
+    recurrent_dropout: float,
+    return_sequences: bool = False,
+    return_state: bool = False,
+    name: str = "recurrent",
+):
+    """Apply ``n_layers`` recurrent layers to the tensor ``x``.
+
+    Parameters
+    ----------
+    x : KerasTensor of shape (batch, n_timesteps, n_features)
+    cell : {"lstm", "gru", "rnn"}
+    units, n_layers : int
+    bidirectional : bool
+    dropout, recurrent_dropout : float
+        ``dropout`` is Keras's input dropout of each layer, which keeps the fused cuDNN
+        kernel; ``recurrent_dropout`` does not.
+    return_sequences : bool
+        Whether the last layer returns the whole sequence.
+    return_state : bool
+        Whether the last layer also returns its final states (encoder use).
+
+    Returns
+    -------
+    KerasTensor, or a list ``[output, *states]`` when ``return_state``.
+    """
+    layer_cls = CELLS[cell]
+    for i in range(n_layers):
+        last = i == n_layers - 1
+        layer = layer_cls(
+            units,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            return_sequences=return_sequences if last else True,
+            return_state=return_state and last,
+            name=f"{name}_{cell}_{i}",
+        )
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{i}")
+        x = layer(x)
+    return x
+
+
+def build_recurrent_model(
+    *,
+    n_timesteps: int | None,
+    n_features: int,
+    n_outputs: int,
+    cell: str = "lstm",
+    units: int = 64,
+    n_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    masked: bool = False,
+    head_activation: str | None = None,
+    loss: str = "mse",
+    metrics: list[str] | None = None,
+    learning_rate: float = 1e-3,
+    clipnorm: float | None = 1.0,
+) -> keras.Model:
+    """Return a compiled recurrent model.
+
+    Parameters
+    ----------
+    n_timesteps : int or None
+        Input length; None accepts any length.
+    n_features : int
+        Features per step.
+    n_outputs : int
+        Width of the dense head (classes, or regression targets).
+    cell, units, n_layers, bidirectional, dropout, recurrent_dropout
+        The recurrent stack, see :func:`recurrent_stack`. ``dropout`` is also applied to
+        the stack's output, before the head.
+    masked : bool
+        Add a :class:`PaddingMask` so that NaN-padded steps are skipped.
+    head_activation : str or None
+        Activation of the dense head ("softmax" for classifiers, None for regression).
+    loss, metrics : str, list of str
+        Passed to ``compile``.
+    learning_rate : float
+        Adam's learning rate.
+    clipnorm : float or None
+        Gradient clipping by norm; None disables it.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, n_timesteps, n_features)``, output ``(batch, n_outputs)``.
+    """
+    inputs = keras.Input(shape=(n_timesteps, n_features), name="sequences")
+    x = PaddingMask(name="padding_mask")(inputs) if masked else inputs
+    x = recurrent_stack(
+        x, cell=cell, units=units, n_layers=n_layers, bidirectional=bidirectional,
+        dropout=dropout, recurrent_dropout=recurrent_dropout,
+    )
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    outputs = keras.layers.Dense(n_outputs, activation=head_activation, name="head")(x)
+    model = keras.Model(inputs, outputs, name=f"seqtune_{cell}")
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics or [])
+    return model

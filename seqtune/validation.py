@@ -1,0 +1,193 @@
+"""Input validation: turn any accepted X into float32 sequences, or say clearly why not.
+
+Accepted X:
+
+* 2-D ``(n_samples, n_timesteps)`` array or DataFrame: univariate sequences. As in
+  scikit-learn, ``n_features_in_`` is then the number of columns.
+* 3-D ``(n_samples, n_timesteps, n_features)`` array; ``n_features_in_`` is
+  ``n_features``.
+* a list of variable-length arrays ``(t_i,)`` or ``(t_i, n_features)``.
+
+Whatever the form, the result is either a dense ``(n, t, f)`` float32 array or a list of
+``(t_i, f)`` float32 arrays, and ``estimator.n_step_features_`` holds ``f``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils.validation import check_array, check_consistent_length, validate_data
+
+__all__ = ["validate_sequences"]
+
+def _name(estimator: Any) -> str:
+    return type(estimator).__name__
+
+
+def _is_ragged(X: Any) -> bool:
+    """True for a list (or 1-D object array) of arrays that do not stack into one array."""
+    if isinstance(X, np.ndarray):
+        return X.dtype == object and X.ndim == 1 and len(X) > 0 and all(
+            isinstance(x, (np.ndarray, list, tuple)) for x in X
+        )
+    if not isinstance(X, (list, tuple)) or len(X) == 0:
+        return False
+    if not all(isinstance(x, (np.ndarray, list, tuple)) or hasattr(x, "to_numpy") for x in X):
+        return False
+    shapes = {np.shape(x) for x in X}
+    return len(shapes) > 1
+
+
+def _check_one_sequence(x: Any, i: int, estimator: Any) -> np.ndarray:
+    x = x.to_numpy() if hasattr(x, "to_numpy") else x
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"X[{i}] holds non-numeric values ({exc}); {_name(estimator)} expects each "
+            "sequence to be numeric, shaped (t_i,) or (t_i, n_features)."
+        ) from exc
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"X[{i}] has {arr.ndim} dimensions (shape {arr.shape}); each sequence of a "
+            "variable-length list must be (t_i,) or (t_i, n_features)."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"X[{i}] is an empty sequence; every sequence needs at least 1 step.")
+    if not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "infinity"
+        raise ValueError(
+            f"Input X contains {bad} in sequence X[{i}]. Padding is done by "
+            f"{_name(estimator)} itself: pass sequences of different lengths unpadded, "
+            "and impute or drop missing values first."
+        )
+    return arr.astype(np.float32)
+
+
+def _check_step_features(n_step: int, estimator: Any, reset: bool) -> None:
+    if reset:
+        estimator.n_step_features_ = n_step
+        return
+    expected = estimator.n_step_features_
+    if n_step != expected:
+        raise ValueError(
+            f"X has {n_step} features per step; this {_name(estimator)} was fitted with "
+            f"{expected}. Pass X shaped (n_samples, n_timesteps, {expected})"
+            + (" or (n_samples, n_timesteps)." if expected == 1 else ".")
+        )
+
+
+def validate_sequences(
+    X: Any, estimator: Any, *, reset: bool, y: Any = None, y_numeric: bool = False,
+    multi_output: bool = False,
+) -> tuple[Any, Any]:
+    """Validate X (and y when given) and return float32 sequences.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps) or (n_samples, n_timesteps, n_features), \
+            DataFrame, or list of arrays of shape (t_i,) or (t_i, n_features)
+        The sequences.
+    estimator : estimator instance
+        Receives ``n_features_in_``, ``n_step_features_`` and ``input_ndim_`` when
+        ``reset`` is True, and is checked against them otherwise.
+    reset : bool
+        True in ``fit``; False in ``predict`` and friends.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+        Targets, checked for length, finiteness and type with X.
+    y_numeric, multi_output : bool
+        Passed to scikit-learn's ``check_X_y``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_timesteps, n_features) or list of ndarray
+        float32 data; a list of ``(t_i, n_features)`` arrays for variable lengths.
+    y : ndarray or None
+        The validated targets.
+    """
+    if sparse.issparse(X):
+        # check_array writes scikit-learn's standard message for sparse input.
+        check_array(X, accept_sparse=False, input_name="X", estimator=estimator)
+
+    if _is_ragged(X):
+        if len(X) == 0:
+            raise ValueError(f"X is empty: {_name(estimator)} needs at least one sequence.")
+        seqs = [_check_one_sequence(x, i, estimator) for i, x in enumerate(X)]
+        n_step = {s.shape[1] for s in seqs}
+        if len(n_step) > 1:
+            raise ValueError(
+                f"The sequences in X have different numbers of features per step "
+                f"({sorted(n_step)}); every sequence needs the same n_features."
+            )
+        (n_step,) = n_step
+        if reset:
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+            estimator.n_features_in_ = n_step
+            estimator.input_ndim_ = "ragged"
+        _check_step_features(n_step, estimator, reset)
+        if y is not None:
+            y = _check_y(y, estimator, y_numeric=y_numeric, multi_output=multi_output)
+            check_consistent_length(seqs, y)
+        return seqs, y
+
+    # _NotAnArray-style wrappers only support __array__, so ask for ndim that way.
+    ndim = X.ndim if hasattr(X, "ndim") else np.asarray(X, dtype=object).ndim
+    if ndim >= 3:
+        params = dict(allow_nd=True, ensure_2d=False, dtype=[np.float32, np.float64],
+                      ensure_all_finite=True, ensure_min_samples=1)
+        if y is None:
+            X = validate_data(estimator, X, reset=reset, **params)
+        else:
+            X, y = validate_data(estimator, X, y, reset=reset, y_numeric=y_numeric,
+                                 multi_output=multi_output, **params)
+        if X.ndim != 3:
+            raise ValueError(
+                f"X has {X.ndim} dimensions (shape {X.shape}); {_name(estimator)} expects "
+                "(n_samples, n_timesteps) or (n_samples, n_timesteps, n_features)."
+            )
+        if X.shape[1] == 0:
+            raise ValueError("X has 0 time steps; every sequence needs at least 1 step.")
+        if reset:
+            estimator.n_features_in_ = X.shape[2]
+            estimator.input_ndim_ = 3
+        _check_step_features(X.shape[2], estimator, reset)
+        return X.astype(np.float32, copy=False), y
+
+    # 2-D (or wrong): scikit-learn's own checks and messages, feature names included.
+    if not reset and getattr(estimator, "input_ndim_", 2) != 2 and ndim == 2:
+        # A model fitted on 3-D or ragged data reads 2-D input as univariate sequences.
+        X = validate_data(estimator, X, reset=False, ensure_2d=False, allow_nd=False,
+                          dtype=[np.float32, np.float64])
+        _check_step_features(1, estimator, reset=False)
+        return X[:, :, None].astype(np.float32, copy=False), y
+    params = dict(dtype=[np.float32, np.float64], ensure_all_finite=True)
+    if y is None:
+        X = validate_data(estimator, X, reset=reset, **params)
+    else:
+        X, y = validate_data(estimator, X, y, reset=reset, y_numeric=y_numeric,
+                             multi_output=multi_output, **params)
+    if reset:
+        estimator.input_ndim_ = 2
+    _check_step_features(1, estimator, reset)
+    return X[:, :, None].astype(np.float32, copy=False), y
+
+
+def _check_y(y: Any, estimator: Any, *, y_numeric: bool, multi_output: bool) -> np.ndarray:
+    return check_array(
+        y, ensure_2d=False, dtype="numeric" if y_numeric else None,
+        ensure_all_finite=True, input_name="y", estimator=estimator,
+        allow_nd=False,
+    ) if (multi_output or y_numeric) else np.asarray(y)
+
+
+def sequence_lengths(X: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """Lengths of validated sequences, shape (n_samples,)."""
+    if isinstance(X, np.ndarray):
+        return np.full(X.shape[0], X.shape[1])
+    return np.array([len(x) for x in X])
