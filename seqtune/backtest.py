@@ -125,8 +125,10 @@ def backtest(
 
     Parameters
     ----------
-    forecaster : SequenceForecaster
-        An unfitted (or fitted, with ``refit=True``) forecaster; it is cloned, never modified.
+    forecaster : SequenceForecaster, or a list or dict of them
+        An unfitted (or fitted) forecaster; it is cloned, never modified. Several
+        forecasters (e.g. lookbacks or cells to compare) give one frame with a
+        ``config`` column: the dict key, or the list position.
     y : array-like of shape (n_timesteps,) or (n_timesteps, n_targets), or pandas
     X : array-like of shape (n_timesteps, n_exogenous), optional
     n_origins : int
@@ -150,6 +152,15 @@ def backtest(
         ``horizon``, ``cell`` and ``strategy`` so that frames from several
         configurations can be concatenated and grouped.
     """
+    if isinstance(forecaster, (list, tuple, dict)):
+        items = forecaster.items() if isinstance(forecaster, dict) else enumerate(forecaster)
+        frames = [
+            backtest(f, y, X, n_origins=n_origins, step=step, metrics=metrics, refit=refit,
+                     seasonal_period=seasonal_period).assign(config=key)
+            for key, f in items
+        ]
+        df = pd.concat(frames, ignore_index=True)
+        return df[["config", *[c for c in df.columns if c != "config"]]]
     import time
 
     horizon = forecaster.get_params()["horizon"]
