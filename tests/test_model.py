@@ -1,0 +1,65 @@
+import keras
+import numpy as np
+import pytest
+
+from seqtune.device import fused_kernel_eligible
+from seqtune.model import PaddingMask, build_recurrent_model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_model_shapes_and_depth(cell, bidirectional):
+    model = build_recurrent_model(
+        n_timesteps=7, n_features=3, n_outputs=5, cell=cell, units=4, n_layers=2,
+        bidirectional=bidirectional, head_activation="softmax",
+        loss="sparse_categorical_crossentropy",
+    )
+    out = model.predict(np.zeros((2, 7, 3), np.float32), verbose=0)
+    assert out.shape == (2, 5)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    recurrent = [l for l in model.layers if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))]
+    assert len(recurrent) == 2
+    assert isinstance(recurrent[0], keras.layers.Bidirectional) == bidirectional
+
+
+def test_clipnorm_and_learning_rate_reach_the_optimizer():
+    model = build_recurrent_model(n_timesteps=4, n_features=1, n_outputs=1,
+                                  learning_rate=0.05, clipnorm=0.5, units=2)
+    assert model.optimizer.clipnorm == 0.5
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+def test_padding_mask_ignores_padded_steps():
+    """A padded sequence gives the same output as the unpadded one."""
+    keras.utils.set_random_seed(0)
+    model = build_recurrent_model(n_timesteps=None, n_features=1, n_outputs=1, units=4,
+                                  masked=True, bidirectional=True)
+    x = np.random.RandomState(0).normal(size=(1, 5, 1)).astype(np.float32)
+    padded = np.concatenate([x, np.full((1, 3, 1), np.nan, np.float32)], axis=1)
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(padded, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_padding_mask_layer_marks_all_nan_steps():
+    x = np.array([[[1.0, 2.0], [np.nan, np.nan], [0.0, 0.0]]], np.float32)
+    layer = PaddingMask()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.compute_mask(x)),
+                                  [[True, False, True]])
+    assert not np.isnan(keras.ops.convert_to_numpy(layer(x))).any()
+
+
+@pytest.mark.parametrize(
+    "cell, recurrent_dropout, masked, backend, gpu, expected",
+    [
+        ("lstm", 0.0, False, "tensorflow", True, True),
+        ("gru", 0.0, True, "tensorflow", True, True),   # right-padded masks are fine on TF
+        ("gru", 0.0, True, "jax", True, False),         # any mask disables it on jax
+        ("lstm", 0.0, True, "torch", True, False),
+        ("lstm", 0.2, False, "tensorflow", True, False),  # recurrent dropout disables it
+        ("rnn", 0.0, False, "tensorflow", True, False),   # SimpleRNN has no fused kernel
+        ("lstm", 0.0, False, "tensorflow", False, False),  # no GPU
+    ],
+)
+def test_fused_kernel_decision(cell, recurrent_dropout, masked, backend, gpu, expected):
+    assert fused_kernel_eligible(cell, recurrent_dropout=recurrent_dropout, masked=masked,
+                                 backend=backend, gpu=gpu) is expected
