@@ -1,0 +1,489 @@
+"""The ``seqtune`` command line: ``seqtune search`` and ``seqtune sync``.
+
+Data formats accepted by ``seqtune search``
+-------------------------------------------
+``--dataset NAME``
+    A packaged data set (``seqtune.datasets``): gunpoint, basic_motions,
+    pickup_gesture (classification; the search runs on the train split and the test
+    split is scored at the end), airline, macrodata_growth (forecasting; the last 24 /
+    40 steps are held out and scored at the end).
+``file.npz``
+    Classification / regression: arrays ``X`` of shape (n_samples, n_timesteps) or
+    (n_samples, n_timesteps, n_features) and ``y`` of shape (n_samples,).
+    Forecasting: ``y``, the series, of shape (n_timesteps,) or (n_timesteps, n_targets),
+    and optionally ``X``, exogenous series of shape (n_timesteps, n_exogenous).
+``file.csv`` / ``file.parquet``
+    Classification / regression, wide layout (default): one row per sample, the
+    ``--target`` column holds the label and every other column is one time step of a
+    univariate sequence. Long layout (``--id-column ID``): one row per time step; rows
+    sharing an id form one sequence (in file order, so lengths may differ), the other
+    numeric columns are its features, and the target is taken from the sequence's
+    first row.
+    Forecasting: one row per time step in time order; ``--series`` names the target
+    column(s) (comma separated), ``--exog`` the exogenous ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "load_data"]
+
+_TASKS = ("classification", "regression", "forecasting")
+_HOLDOUT = {"airline": 24, "macrodata_growth": 40}
+
+
+_DATA_HELP = """\
+data formats:
+  --dataset NAME   packaged data set: gunpoint, basic_motions, pickup_gesture
+                   (classification: searched on the train split, the test split is
+                   scored at the end), airline, macrodata_growth (forecasting: the last
+                   24 / 40 steps are held out and scored at the end).
+  file.npz         classification/regression: arrays X (n_samples, n_timesteps) or
+                   (n_samples, n_timesteps, n_features) and y (n_samples,).
+                   forecasting: y, the series (n_timesteps,) or (n_timesteps, n_targets),
+                   and optionally X, exogenous series (n_timesteps, n_exogenous).
+  file.csv         classification/regression, wide layout: one row per sample, the
+  file.parquet     --target column is the label, every other column one time step.
+                   Long layout (--id-column ID): one row per time step; rows sharing an
+                   id form one sequence (lengths may differ), the other columns are its
+                   features, the target is read from its first row.
+                   forecasting (--series COL[,COL]): one row per time step, in time
+                   order; --exog names exogenous columns.
+
+examples:
+  seqtune search --dataset gunpoint --space quick --tuner random --max-trials 5
+  seqtune search data.npz --task regression --time-budget 600 --tracking-uri http://localhost:5000
+  seqtune search sales.csv --series sales --horizon 7 --tuner hyperband
+  seqtune sync --directory seqtune_search          # after the tracking server was down
+  mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db   # browse the runs
+
+A search interrupted by Ctrl-C or a killed process resumes when the same command is
+run again (without --overwrite); completed trials are not run again.
+"""
+
+
+class CliError(Exception):
+    """A problem with the command line's input; printed without a traceback."""
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise CliError(f"{path}: unknown file type {path.suffix!r}; expected .npz, .csv or .parquet")
+
+
+def _columns(text: str | None) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
+
+
+def _infer_task(y: Any) -> str:
+    values = np.asarray(y)
+    if values.dtype.kind in "fc" and not np.all(np.mod(values[np.isfinite(values)], 1) == 0):
+        return "regression"
+    return "classification"
+
+
+def load_data(args: argparse.Namespace) -> dict:
+    """Read the data the command line names.
+
+    Returns
+    -------
+    dict
+        ``task``, ``fit`` (positional arguments of ``SequenceSearch.fit``), ``test``
+        (a held-out split to score at the end, or None) and ``description``.
+    """
+    if args.dataset:
+        return _load_packaged(args.dataset, args.task)
+    if not args.data:
+        raise CliError("no data: give a file (NPZ, CSV or Parquet) or --dataset NAME")
+    path = Path(args.data)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    task = args.task
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        if "y" not in arrays:
+            raise CliError(f"{path}: no array named 'y' (found {sorted(arrays)}); see seqtune search --help")
+        # A lone series is a forecasting problem; exogenous X needs --task forecasting.
+        task = task or ("forecasting" if "X" not in arrays else None)
+        if task == "forecasting":
+            return {"task": task, "fit": (arrays["y"], arrays.get("X")), "test": None,
+                    "description": f"{path.name}: series of {len(arrays['y'])} steps"}
+        if "X" not in arrays:
+            raise CliError(f"{path}: no array named 'X' (found {sorted(arrays)}); see seqtune search --help")
+        X, y = arrays["X"], arrays["y"]
+        task = task or _infer_task(y)
+        return {"task": task, "fit": (X, y), "test": None,
+                "description": f"{path.name}: X {X.shape}, y {y.shape}"}
+
+    frame = _read_table(path)
+    if task == "forecasting" or (task is None and args.series):
+        series = _columns(args.series) or [c for c in frame.columns if c not in _columns(args.exog)][:1]
+        missing = [c for c in series + _columns(args.exog) if c not in frame.columns]
+        if missing:
+            raise CliError(f"{path}: no column(s) {missing}; columns are {list(frame.columns)}")
+        y = frame[series].to_numpy(dtype=float)
+        y = y[:, 0] if y.shape[1] == 1 else y
+        exog = frame[_columns(args.exog)].to_numpy(dtype=float) if args.exog else None
+        return {"task": "forecasting", "fit": (y, exog), "test": None,
+                "description": f"{path.name}: series {series} of {len(y)} steps"}
+
+    target = args.target
+    if target not in frame.columns:
+        raise CliError(
+            f"{path}: no target column {target!r}; columns are {list(frame.columns)[:20]}. "
+            "Name it with --target (or pass --series for a forecasting series)."
+        )
+    if args.id_column:
+        if args.id_column not in frame.columns:
+            raise CliError(f"{path}: no id column {args.id_column!r}; columns are {list(frame.columns)}")
+        features = [c for c in frame.columns if c not in (target, args.id_column)]
+        groups = frame.groupby(args.id_column, sort=False)
+        X = [g[features].to_numpy(dtype=np.float32) for _, g in groups]
+        y = groups[target].first().to_numpy()
+        lengths = {len(x) for x in X}
+        if len(lengths) == 1:
+            X = np.stack(X)
+        shape = X.shape if isinstance(X, np.ndarray) else f"{len(X)} sequences of varying length"
+    else:
+        X = frame.drop(columns=[target]).to_numpy(dtype=np.float32)
+        y = frame[target].to_numpy()
+        shape = X.shape
+    task = task or _infer_task(y)
+    return {"task": task, "fit": (X, y), "test": None, "description": f"{path.name}: X {shape}"}
+
+
+def _load_packaged(name: str, task: str | None) -> dict:
+    from seqtune.datasets import load_dataset
+
+    key = name.strip().lower().replace("-", "_")
+    data = load_dataset(name)
+    if isinstance(data, tuple):
+        X_train, y_train, X_test, y_test = data
+        if task not in (None, "classification"):
+            raise CliError(f"--dataset {name} is a classification data set, not {task}")
+        return {"task": "classification", "fit": (X_train, y_train), "test": (X_test, y_test),
+                "description": f"{name}: {len(y_train)} train / {len(y_test)} test sequences"}
+    if task not in (None, "forecasting"):
+        raise CliError(f"--dataset {name} is a forecasting series, not {task}")
+    holdout = _HOLDOUT.get(key, _HOLDOUT.get("macrodata_growth" if "macro" in key else key, 0))
+    values = data.to_numpy(dtype=float)
+    train, test = (values[:-holdout], values[-holdout:]) if holdout else (values, None)
+    return {"task": "forecasting", "fit": (train, None), "test": None if test is None else (test, None),
+            "description": f"{name}: {len(train)} steps, last {holdout} held out"}
+
+
+def _estimator(task: str, params: dict) -> Any:
+    from sklearn.base import clone
+
+    if task == "classification":
+        from seqtune.classifier import SequenceClassifier as cls
+    elif task == "regression":
+        from seqtune.regressor import SequenceRegressor as cls
+    else:
+        from seqtune.forecaster import SequenceForecaster as cls
+    estimator = cls()
+    try:
+        return clone(estimator).set_params(**params)
+    except ValueError as exc:
+        raise CliError(f"--param: {exc}") from None
+
+
+def _parse_params(items: list[str]) -> dict:
+    import yaml
+
+    params = {}
+    for item in items or []:
+        if "=" not in item:
+            raise CliError(f"--param {item!r}: expected NAME=VALUE, e.g. --param units=32")
+        name, _, raw = item.partition("=")
+        params[name.strip()] = yaml.safe_load(raw)
+    return params
+
+
+# ------------------------------------------------------------------------- display
+
+
+class _Progress:
+    """Rich progress display: trial i of N, best score so far, elapsed time and ETA."""
+
+    def __init__(self, console: Any, max_trials: int, time_budget: float | None, objective: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.max_trials = max_trials
+        self.time_budget = time_budget
+        self.objective = objective
+        self.progress = Progress(
+            TextColumn("[bold]trial"),
+            MofNCompleteColumn(),
+            BarColumn(bar_width=16),
+            TextColumn("best {task.fields[best]}"),
+            TextColumn("elapsed"),
+            TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("search", total=max_trials, best="-", eta="-", status="")
+
+    def __enter__(self) -> "_Progress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: dict) -> None:
+        n_done, elapsed = event["n_done"], event["elapsed_s"]
+        best = "-" if event["best_score"] is None else f"{self.objective}={event['best_score']:.4g}"
+        eta = "-"
+        if n_done:
+            seconds = elapsed / n_done * max(self.max_trials - n_done, 0)
+            if self.time_budget is not None:
+                seconds = min(seconds, max(self.time_budget - elapsed, 0.0))
+            eta = _duration(seconds)
+        if event["event"] == "trial_begin":
+            status = f"running trial {n_done + 1} of {self.max_trials}"
+        else:
+            record = event["record"]
+            score = "-" if record["score"] is None else f"{record['score']:.4g}"
+            status = f"trial {record['trial_id']} {record['status'].lower()} ({score})"
+        self.progress.update(self.task, completed=n_done, best=best, eta=eta, status=status)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _leaderboard(console: Any, search: Any, top: int) -> None:
+    from rich.table import Table
+
+    results = search.results_
+    direction = search.objective_["direction"]
+    ranked = results.sort_values("score", ascending=direction == "min", na_position="last").head(top)
+    fixed = {"trial_id", "score", "status", "duration_s", "epochs_run", "n_params",
+             "seconds_per_epoch", "fused_kernel", "error"}
+    params = [c for c in results.columns if c not in fixed and results[c].nunique(dropna=True) > 1]
+    table = Table(title=f"Leaderboard ({search.objective_['name']}, {direction})")
+    for column in ["trial", "status", search.objective_["name"], *params, "epochs", "s/epoch", "weights"]:
+        table.add_column(column, justify="left" if column == "status" else "right", overflow="fold")
+    for _, row in ranked.iterrows():
+        score = "-" if np.isnan(row["score"]) else f"{row['score']:.4g}"
+        spe = row["seconds_per_epoch"]
+        table.add_row(
+            str(row["trial_id"]), str(row["status"]), score,
+            *[_fmt(row[p]) for p in params],
+            _fmt(row["epochs_run"]), "-" if spe is None or spe != spe else f"{spe:.3g}",
+            _fmt(row["n_params"]),
+        )
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from seqtune.search import SequenceSearch
+
+    console = Console(stderr=False)
+    data = load_data(args)
+    task = data["task"]
+    if task not in _TASKS:
+        raise CliError(
+            f"could not tell the task from the data; pass --task with one of {list(_TASKS)}"
+        )
+    params = _parse_params(args.param)
+    if task == "forecasting" and args.horizon is not None:
+        params["horizon"] = args.horizon
+    estimator = _estimator(task, params)
+    search = SequenceSearch(
+        estimator,
+        space=args.space,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        time_budget=args.time_budget,
+        objective=args.objective,
+        directory=args.directory,
+        project_name=args.project_name,
+        overwrite=args.overwrite,
+        tracking=not args.no_tracking,
+        tracking_uri=args.tracking_uri,
+        experiment_name=args.experiment,
+        validation_fraction=args.validation_fraction,
+        random_state=args.random_state,
+        verbose=0,
+    )
+    console.print(
+        f"[bold]seqtune search[/]: {data['description']}; task={task}, "
+        f"estimator={type(estimator).__name__}, tuner={args.tuner}, max_trials={args.max_trials}"
+        + (f", time_budget={args.time_budget}s" if args.time_budget else "")
+    )
+    objective = args.objective or ("mae" if task == "forecasting" else "score")
+    started = time.monotonic()
+    with _Progress(console, args.max_trials, args.time_budget, objective) as progress:
+        search.fit(*data["fit"], trial_callback=None if args.quiet else progress)
+    _leaderboard(console, search, args.top)
+    console.print(f"best {search.objective_['name']}: {search.best_score_:.4g}  params: {search.best_params_}")
+    if data["test"] is not None and search.best_estimator_ is not None:
+        if task == "forecasting":
+            metrics = search.best_estimator_.evaluate(*data["test"])
+            console.print("test: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+        else:
+            console.print(f"test score: {search.best_estimator_.score(*data['test']):.4g}")
+    console.print(f"search directory: {search.project_dir_}   total time: {_duration(time.monotonic() - started)}")
+    if search.best_model_uri_:
+        console.print(f"best model: {search.best_model_uri_}")
+    if args.leaderboard_csv:
+        search.results_.to_csv(args.leaderboard_csv, index=False)
+        console.print(f"leaderboard written to {args.leaderboard_csv}")
+    return 0
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from seqtune.tracking import sync_directory
+
+    directory = Path(args.directory)
+    if args.project_name:
+        projects = [args.project_name]
+    else:
+        projects = sorted(p.name for p in directory.iterdir() if p.is_dir() and any(p.glob("trial_*")))
+        if not projects:
+            raise CliError(f"{directory}: no search projects found (no */trial_* directories)")
+    total = 0
+    for project in projects:
+        n = sync_directory(directory, project, tracking_uri=args.tracking_uri, experiment_name=args.experiment)
+        print(f"{project}: logged {n} missing trial run(s)")
+        total += n
+    print(f"synced {total} run(s) from {len(projects)} project(s)")
+    return 0
+
+
+# -------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``seqtune`` command."""
+    parser = argparse.ArgumentParser(
+        prog="seqtune",
+        description="AutoML for recurrent sequence models: Keras-Tuner searches tracked in MLflow.",
+        epilog="Run 'seqtune search --help' for the data formats and every option.",
+    )
+    from seqtune import __version__
+
+    parser.add_argument("--version", action="version", version=f"seqtune {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{search,sync}")
+
+    search = sub.add_parser(
+        "search",
+        help="run a hyperparameter search on a data file or a packaged data set",
+        description="Run a hyperparameter search and print the leaderboard.",
+        epilog=_DATA_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = search.add_argument_group("data")
+    data.add_argument("data", nargs="?", help="data file: .npz, .csv or .parquet (formats below)")
+    data.add_argument("--dataset", help="packaged data set: gunpoint, basic_motions, pickup_gesture, airline, macrodata_growth")
+    data.add_argument("--task", choices=_TASKS, help="what to learn; inferred from the data when omitted")
+    data.add_argument("--target", default="target", help="CSV/Parquet: label column (default: target)")
+    data.add_argument("--id-column", help="CSV/Parquet long layout: column naming each row's sequence")
+    data.add_argument("--series", help="forecasting CSV/Parquet: target series column(s), comma separated")
+    data.add_argument("--exog", help="forecasting CSV/Parquet: exogenous columns, comma separated")
+    data.add_argument("--horizon", type=int, help="forecasting: steps ahead to forecast (default: the estimator's, 1)")
+
+    tune = search.add_argument_group("search")
+    tune.add_argument("--space", default="default",
+                      help="search space: 'default', 'quick', or a YAML file (default: default)")
+    tune.add_argument("--tuner", choices=("bayesian", "random", "hyperband"), default="bayesian",
+                      help="Keras Tuner oracle (default: bayesian)")
+    tune.add_argument("--max-trials", type=int, default=10, help="number of trials (default: 10)")
+    tune.add_argument("--time-budget", type=float, help="seconds; no trial starts after it, the running one stops at an epoch end")
+    tune.add_argument("--objective", help="'score' (default), 'val_loss', or for forecasting mae/rmse/smape/mase")
+    tune.add_argument("--validation-fraction", type=float, default=0.2, help="held-out share scoring the trials (default: 0.2)")
+    tune.add_argument("--param", action="append", metavar="NAME=VALUE",
+                      help="fix an estimator parameter, e.g. --param epochs=50 (repeatable)")
+    tune.add_argument("--random-state", type=int, help="seed of the oracle and the split")
+
+    state = search.add_argument_group("state and tracking")
+    state.add_argument("--directory", default="seqtune_search", help="search state directory (default: seqtune_search)")
+    state.add_argument("--project-name", help="sub-directory of --directory (default: <estimator>_<tuner>)")
+    state.add_argument("--overwrite", action="store_true",
+                       help="delete an earlier search of the same project instead of resuming it")
+    state.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db)")
+    state.add_argument("--experiment", help="MLflow experiment name")
+    state.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+
+    out = search.add_argument_group("output")
+    out.add_argument("--top", type=int, default=10, help="leaderboard rows to print (default: 10)")
+    out.add_argument("--leaderboard-csv", help="also write the full leaderboard to this CSV file")
+    out.add_argument("--quiet", action="store_true", help="no progress display")
+    search.set_defaults(func=_cmd_search)
+
+    sync = sub.add_parser(
+        "sync",
+        help="log to MLflow the trials a search could not log (tracking server down)",
+        description="Log every finished trial of a search directory that MLflow is missing.",
+    )
+    sync.add_argument("--directory", default="seqtune_search", help="search state directory (default: seqtune_search)")
+    sync.add_argument("--project-name", help="project to sync (default: every project in --directory)")
+    sync.add_argument("--tracking-uri", help="MLflow tracking URI")
+    sync.add_argument("--experiment", help="MLflow experiment name")
+    sync.set_defaults(func=_cmd_sync)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seqtune`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"seqtune {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        # Configuration errors (bad space, parameter, objective): the message says the fix.
+        print(f"seqtune {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"\nseqtune {args.command}: interrupted. Run the same command again (without "
+            "--overwrite) to resume; completed trials are kept.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
