@@ -33,7 +33,7 @@ _INSTALL_HINT = "Install the optional data dependencies with `pip install seqtun
 def _import_aeon_datasets() -> Any:
     try:
         import aeon.datasets as aeon_datasets
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(f"Loading this data set needs aeon. {_INSTALL_HINT}") from exc
     return aeon_datasets
 
