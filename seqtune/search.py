@@ -1190,9 +1190,20 @@ class SequenceSearch(BaseEstimator):
             )
         return self.best_estimator_
 
-    def predict(self, X: Any, *args: Any, **kwargs: Any) -> Any:
-        """Predict with ``best_estimator_`` (same arguments as its ``predict``)."""
-        return self._check_refitted().predict(X, *args, **kwargs)
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """Predict with ``best_estimator_``; same arguments as its ``predict``.
+
+        ``predict(X)`` for classifiers and regressors, X of shape (n_samples,
+        n_timesteps, n_features); ``predict(y_history=None, X=None)`` for forecasters.
+        """
+        return self._check_refitted().predict(*args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict:
+        """Forecasters only: ``best_estimator_.evaluate`` (MAE, RMSE, sMAPE, MASE)."""
+        estimator = self._check_refitted()
+        if not hasattr(estimator, "evaluate"):
+            raise AttributeError(f"{type(estimator).__name__} has no evaluate(); use score(X, y).")
+        return estimator.evaluate(*args, **kwargs)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of ``best_estimator_``, shape (n_samples, n_classes)."""

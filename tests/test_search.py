@@ -340,3 +340,36 @@ def test_import_error_in_a_trial_stops_the_search(tmp_path, clf_data, monkeypatc
         _search(tmp_path, max_trials=3).fit(X, y)
     records = read_trial_records(tmp_path / "search" / "sequenceclassifier_random")
     assert len(records) == 1 and records[0]["status"] == "FAILED"
+
+
+def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, monkeypatch):
+    from seqtune.forecaster import SequenceForecaster
+
+    t = np.arange(100.0)
+    y = np.sin(t / 5) + 0.01 * t
+    seen = []
+    real_fit = SequenceForecaster.fit
+
+    def spy(self, y_train, X=None, *, validation_data=None, callbacks=None):
+        seen.append((np.asarray(y_train).copy(), np.asarray(validation_data).copy()))
+        return real_fit(self, y_train, X, validation_data=validation_data, callbacks=callbacks)
+
+    monkeypatch.setattr(SequenceForecaster, "fit", spy)
+    space = {"units": 4, "epochs": 1, "lookback": [4, 500]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = _search(tmp_path, SequenceForecaster(horizon=3), space=space).fit(y)
+    narrowed = _user_warnings(caught, "narrowed")
+    assert len(narrowed) == 1 and "lookback: cut 500" in str(narrowed[0].message)
+    # 20% of 100 steps is held out as the tail, in order; the lookback cap leaves one window.
+    assert "at most 77" in str(narrowed[0].message)
+    assert set(search.results_["lookback"]) <= {4, 77}
+    for y_train, y_val in seen[:2]:
+        np.testing.assert_array_equal(y_train, y[:80])
+        np.testing.assert_array_equal(y_val, y[80:])
+    np.testing.assert_array_equal(seen[-1][0], y)  # the refit sees the whole series
+    assert search.objective_ == {"name": "mae", "direction": "min"}
+    assert search.best_score_ == pytest.approx(search.results_["score"].min())
+    assert set(search.records_[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
+    assert np.shape(search.predict()) == (3,)
+    assert set(search.evaluate(y[-10:], y_history=y[:-10])) == {"mae", "rmse", "smape", "mase"}
