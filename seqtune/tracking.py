@@ -509,13 +509,17 @@ class MlflowTracker:
         (relative to the working directory, artifacts under ``mlruns/artifacts``).
     experiment_name : str, optional
         Experiment the runs go to; created when missing. Default ``"seqtune"``.
+    background : bool, default=True
+        Log trial records from a worker thread, so a slow or distant store never
+        delays the search; :meth:`flush`, :meth:`end_search` and :meth:`sync`
+        wait for it. With False, :meth:`log_trial` logs before returning.
 
     Notes
     -----
     No method raises because of the tracking store: the first failure emits one
     :class:`TrackingWarning`, the tracker skips the store for a short while, keeps
-    the records it could not log, and logs them on the next successful call or on
-    :meth:`sync`. State that lets a resumed search reattach lives in
+    the records it could not log, and logs them when the store answers again
+    (the worker retries after the back-off), or on :meth:`sync`. State that lets a resumed search reattach lives in
     ``<state_dir>/mlflow_state.json``.
 
     Examples
@@ -525,10 +529,18 @@ class MlflowTracker:
     ...                      space_yaml=None, fingerprint=None)  # doctest: +SKIP
     """
 
-    def __init__(self, tracking_uri: str | None = None, experiment_name: str | None = None):
+    def __init__(self, tracking_uri: str | None = None, experiment_name: str | None = None,
+                 *, background: bool = True):
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
+        self.background = background
+        # _lock serialises every call to the store; _queue_lock only guards _pending,
+        # so log_trial never waits for a round trip in progress.
         self._lock = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._wakeup = threading.Condition(self._queue_lock)
+        self._worker: threading.Thread | None = None
+        self._closed = False
         self._uri: str | None = None
         self._client: Any = None
         self._state_dir: Path | None = None
@@ -564,7 +576,8 @@ class MlflowTracker:
     @property
     def pending_trials(self) -> list[str]:
         """Trial ids this tracker could not log yet (store unreachable)."""
-        return sorted(self._pending)
+        with self._queue_lock:
+            return sorted(self._pending)
 
     @property
     def offline(self) -> bool:
@@ -621,21 +634,62 @@ class MlflowTracker:
     def log_trial(self, record: Mapping[str, Any]) -> str | None:
         """Log one trial record as a child run of the parent; idempotent by ``trial_id``.
 
-        Records still ``RUNNING`` are skipped (a crashed trial is logged once it
-        has a final status). Returns the child run id, or None when the record is
-        kept for later because the store is unreachable.
+        With ``background=True`` (the default) the record is queued and a worker
+        thread logs it, so the search never waits for the store; :meth:`flush`,
+        :meth:`end_search` and :meth:`sync` wait for the queue. Records still
+        ``RUNNING`` are skipped (a crashed trial is logged once it has a final
+        status).
+
+        Returns
+        -------
+        str or None
+            The child run id when it is already known (trial logged before, or
+            ``background=False`` and the store answered); None otherwise.
+        """
+        trial_id = self._trial_id(record)
+        if str(record.get("status", "")).upper() == "RUNNING":
+            return None
+        if trial_id in self._logged:
+            return self._logged[trial_id]
+        with self._wakeup:
+            self._pending[trial_id] = dict(record)
+            if self.background:
+                if self._worker is None or not self._worker.is_alive():
+                    self._closed = False
+                    self._worker = threading.Thread(target=self._work, daemon=True,
+                                                    name=f"seqtune-mlflow-{id(self):x}")
+                    self._worker.start()
+                self._wakeup.notify()
+                return None
+        if self.offline:
+            return None
+        with self._lock:
+            self._guarded(self._flush_pending)
+        return self._logged.get(trial_id)
+
+    def flush(self) -> int:
+        """Log every queued record now, ignoring the offline back-off.
+
+        Returns
+        -------
+        int
+            How many records are still waiting (0 when the store took them all).
         """
         with self._lock:
-            trial_id = self._trial_id(record)
-            if str(record.get("status", "")).upper() == "RUNNING":
-                return None
-            if trial_id in self._logged:
-                return self._logged[trial_id]
-            self._pending[trial_id] = record
-            if self.offline:
-                return None
-            self._guarded(self._flush_pending)
-            return self._logged.get(trial_id)
+            self._guarded(self._flush_pending, force=True)
+        return len(self.pending_trials)
+
+    def _work(self) -> None:
+        """Worker thread: log queued records; after a failure, retry once the back-off ends."""
+        while True:
+            with self._wakeup:
+                while not self._closed and (not self._pending or self.offline):
+                    wait = self._offline_until - time.monotonic() if self._pending else None
+                    self._wakeup.wait(None if wait is None else max(wait, 0.05))
+                if self._closed:
+                    return
+            with self._lock:
+                self._guarded(self._flush_pending)
 
     def end_search(
         self,
@@ -653,11 +707,7 @@ class MlflowTracker:
         """
         records = list(records or [])
         with self._lock:
-            for record in records:
-                if str(record.get("status", "")).upper() != "RUNNING":
-                    tid = self._trial_id(record)
-                    if tid not in self._logged:
-                        self._pending.setdefault(tid, record)
+            self._queue(records)
 
             def _end() -> None:
                 self._ensure_parent(mark_running=False)
@@ -666,6 +716,9 @@ class MlflowTracker:
                 self._client.set_terminated(self._parent_run_id, status="FINISHED")
 
             self._guarded(_end, force=True)
+            with self._wakeup:  # the worker has nothing left to do
+                self._closed = True
+                self._wakeup.notify_all()
 
     def log_best_model(self, estimator: Any, X_example: Any) -> str | None:
         """Log a fitted estimator as an MLflow ``pyfunc`` model on the parent run.
@@ -711,12 +764,7 @@ class MlflowTracker:
                 self._state_dir = Path(state_dir)
                 self._parent_ok = False
                 self._load_state()
-            for record in records:
-                if str(record.get("status", "")).upper() == "RUNNING":
-                    continue
-                tid = self._trial_id(record)
-                if tid not in self._logged:
-                    self._pending.setdefault(tid, record)
+            self._queue(records)
             before = len(self._logged)
 
             def _sync() -> None:
@@ -731,6 +779,16 @@ class MlflowTracker:
             return len(self._logged) - before
 
     # ------------------------------------------------------------------- internals
+
+    def _queue(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Add finished records the store does not have yet to the queue."""
+        for record in records:
+            if str(record.get("status", "")).upper() == "RUNNING":
+                continue
+            tid = self._trial_id(record)
+            if tid not in self._logged:
+                with self._queue_lock:
+                    self._pending.setdefault(tid, dict(record))
 
     @staticmethod
     def _trial_id(record: Mapping[str, Any]) -> str:
@@ -932,32 +990,34 @@ class MlflowTracker:
         for tid in gone:
             del self._logged[tid]
         self._logged.update(found)
-        for tid in found:
-            self._pending.pop(tid, None)
+        with self._queue_lock:
+            for tid in found:
+                self._pending.pop(tid, None)
         self._uncertain.clear()
         if changed or gone:
             self._save_state()
 
     def _flush_pending(self) -> None:
-        """Log the records kept while the store was unreachable, oldest first."""
-        if not self._pending:
-            return
+        """Log the queued records, oldest first (caller holds ``_lock``)."""
+        with self._queue_lock:
+            if not self._pending:
+                return
         self._ensure_parent(mark_running=False)
         if self._uncertain:
             self._adopt_existing_children()
-        order = sorted(self._pending.items(),
-                       key=lambda kv: (kv[1].get("number") is None, kv[1].get("number") or 0, kv[0]))
+        with self._queue_lock:
+            order = sorted(self._pending.items(), key=lambda kv: (
+                kv[1].get("number") is None, kv[1].get("number") or 0, kv[0]))
         for trial_id, record in order:
-            if trial_id in self._logged:
+            if trial_id not in self._logged:
+                self._uncertain.add(trial_id)  # a failure from here on may leave a partial run
+                run_id = _log_record_run(self._client, self._experiment_id, record,
+                                         parent_run_id=self._parent_run_id)
+                self._logged[trial_id] = run_id
+                self._uncertain.discard(trial_id)
+                self._save_state()
+            with self._queue_lock:
                 self._pending.pop(trial_id, None)
-                continue
-            self._uncertain.add(trial_id)  # a failure from here on may leave a partial run
-            run_id = _log_record_run(self._client, self._experiment_id, record,
-                                     parent_run_id=self._parent_run_id)
-            self._logged[trial_id] = run_id
-            self._uncertain.discard(trial_id)
-            self._pending.pop(trial_id, None)
-            self._save_state()
 
     def _log_summary(self, best_score: Any, best_params: Mapping[str, Any] | None,
                      leaderboard: Any, records: Sequence[Mapping[str, Any]]) -> None:

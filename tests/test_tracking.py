@@ -74,7 +74,10 @@ def test_parent_and_child_runs_hold_the_record(store, tmp_path):
     records = [make_record(0), make_record(1), make_record(2, status="FAILED")]
     tracker = MlflowTracker(store, "exp")
     parent_id = _start(tracker, tmp_path / "proj")
-    run_ids = [tracker.log_trial(r) for r in records]
+    for record in records:
+        assert tracker.log_trial(record) is None  # queued for the worker thread
+    assert tracker.flush() == 0
+    run_ids = [tracker.logged_runs[r["trial_id"]] for r in records]
     tracker.end_search(best_score=0.6, best_params=records[1]["params"], records=records)
 
     client = MlflowClient(store)
@@ -127,12 +130,18 @@ def test_parent_and_child_runs_hold_the_record(store, tmp_path):
     assert "score" not in failed.data.metrics
 
 
-def test_log_trial_is_idempotent_and_skips_running_records(store, tmp_path):
-    tracker = MlflowTracker(store, "exp")
+@pytest.mark.parametrize("background", [True, False])
+def test_log_trial_is_idempotent_and_skips_running_records(store, tmp_path, background):
+    tracker = MlflowTracker(store, "exp", background=background)
     parent_id = _start(tracker, tmp_path / "proj")
     first = tracker.log_trial(make_record(0))
+    if background:
+        assert first is None
+        tracker.flush()
+        first = tracker.logged_runs["0000"]
     assert tracker.log_trial(make_record(0)) == first
     assert tracker.log_trial(make_record(1, status="RUNNING")) is None
+    assert tracker.flush() == 0
     children = _children(MlflowClient(store), MlflowClient(store).get_run(parent_id))
     assert list(children) == ["0000"]
 
@@ -166,7 +175,7 @@ class _CallCounter:
 
 
 def test_trial_metrics_go_in_batches_not_one_call_per_value(store, tmp_path):
-    tracker = MlflowTracker(store, "exp")
+    tracker = MlflowTracker(store, "exp", background=False)
     parent_id = _start(tracker, tmp_path / "proj")
     counter = _CallCounter(tracker._client)
     tracker._client = counter
@@ -210,7 +219,9 @@ def test_crash_between_logging_and_state_write_does_not_duplicate(store, tmp_pat
     state_dir = tmp_path / "proj"
     first = MlflowTracker(store, "exp")
     parent_id = _start(first, state_dir)
-    run_id = first.log_trial(make_record(0))
+    first.log_trial(make_record(0))
+    first.flush()
+    run_id = first.logged_runs["0000"]
     # The process died before the state file learned about trial 0000.
     state_path = state_dir / "mlflow_state.json"
     state = json.loads(state_path.read_text())
@@ -224,7 +235,9 @@ def test_crash_between_logging_and_state_write_does_not_duplicate(store, tmp_pat
     resumed = MlflowTracker(store, "exp")
     _start(resumed, state_dir)
     assert resumed.log_trial(make_record(0)) == run_id
-    relogged = resumed.log_trial(make_record(1))
+    resumed.log_trial(make_record(1))
+    assert resumed.flush() == 0
+    relogged = resumed.logged_runs["0001"]
     assert relogged != partial.info.run_id
     assert client.get_run(partial.info.run_id).info.lifecycle_stage == "deleted"
     children = _children(client, client.get_run(parent_id))
@@ -251,7 +264,7 @@ class _Outage:
 
 def test_outage_warns_once_keeps_records_and_sync_logs_them(store, tmp_path):
     state_dir = tmp_path / "proj"
-    tracker = MlflowTracker(store, "exp")
+    tracker = MlflowTracker(store, "exp", background=False)
     parent_id = _start(tracker, state_dir)
     tracker.log_trial(make_record(0))
     outage = _Outage(tracker._client)
@@ -276,7 +289,7 @@ def test_outage_warns_once_keeps_records_and_sync_logs_them(store, tmp_path):
 
 
 def test_pending_records_are_logged_on_the_next_successful_call(store, tmp_path, monkeypatch):
-    tracker = MlflowTracker(store, "exp")
+    tracker = MlflowTracker(store, "exp", background=False)
     parent_id = _start(tracker, tmp_path / "proj")
     outage = _Outage(tracker._client)
     tracker._client = outage
@@ -289,6 +302,56 @@ def test_pending_records_are_logged_on_the_next_successful_call(store, tmp_path,
     client = MlflowClient(store)
     assert sorted(_children(client, client.get_run(parent_id))) == ["0000", "0001"]
     assert tracker.pending_trials == []
+
+
+class _SlowStore:
+    """Adds latency to every client call, as a distant tracking server would."""
+
+    def __init__(self, client, delay):
+        self._client, self._delay = client, delay
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+
+        def wrapper(*args, **kwargs):
+            time.sleep(self._delay)
+            return attr(*args, **kwargs)
+
+        return wrapper
+
+
+def test_background_logging_keeps_store_latency_off_the_search(store, tmp_path):
+    tracker = MlflowTracker(store, "exp")
+    parent_id = _start(tracker, tmp_path / "proj")
+    tracker._client = _SlowStore(tracker._client, delay=0.2)
+    started = time.monotonic()
+    for i in range(4):
+        assert tracker.log_trial(make_record(i)) is None
+    assert time.monotonic() - started < 0.2  # 4 trials x 3 calls x 0.2 s happen elsewhere
+    assert tracker.flush() == 0
+    client = MlflowClient(store)
+    assert sorted(_children(client, client.get_run(parent_id))) == ["0000", "0001", "0002", "0003"]
+
+
+def test_worker_retries_by_itself_after_an_outage(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(tracking, "_OFFLINE_BACKOFF_S", 0.3)
+    tracker = MlflowTracker(store, "exp")
+    parent_id = _start(tracker, tmp_path / "proj")
+    outage = _Outage(tracker._client)
+    tracker._client = outage
+    with pytest.warns(TrackingWarning, match="simulated outage"):
+        tracker.log_trial(make_record(0))
+        deadline = time.monotonic() + 10
+        while tracker.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the warning comes from the worker thread
+    assert tracker.pending_trials == ["0000"]
+    outage.down = False
+    deadline = time.monotonic() + 10
+    while tracker.pending_trials and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tracker.pending_trials == []
+    client = MlflowClient(store)
+    assert sorted(_children(client, client.get_run(parent_id))) == ["0000"]
 
 
 def test_unreachable_server_costs_seconds_not_minutes(tmp_path):
