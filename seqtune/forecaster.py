@@ -11,7 +11,6 @@ batched model call.
 from __future__ import annotations
 
 import time
-import warnings
 from numbers import Integral
 from typing import Any
 
@@ -397,13 +396,10 @@ class SequenceForecaster(BaseSequenceEstimator):
                 patience=self.patience, restore_best_weights=True,
             ))
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            # Keras warns that a PyDataset subclass should pass **kwargs to super(): it does.
-            warnings.filterwarnings("ignore", message=".*PyDataset.*super.*")
-            history = model.fit(
-                train_ds, validation_data=val_ds, epochs=self.epochs,
-                callbacks=all_callbacks, verbose=self.verbose,
-            )
+        history = model.fit(
+            train_ds, validation_data=val_ds, epochs=self.epochs,
+            callbacks=all_callbacks, verbose=self.verbose,
+        )
         self.fit_time_ = time.perf_counter() - start
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}

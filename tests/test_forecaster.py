@@ -134,6 +134,11 @@ def test_validation_data_continuation_is_monitored():
     # Without a continuation and without early stopping nothing is held out.
     g = clone(f).fit(y[:100])
     assert set(g.history_) == {"loss"}
+    # A continuation of exactly one horizon is one window whose history lies in y.
+    h = clone(f).fit(y[:100], validation_data=y[100:102])
+    assert len(h.history_["val_loss"]) == 2
+    with pytest.raises(ValueError, match="validation_data y_val has 1 steps, fewer than horizon=2"):
+        clone(f).fit(y[:100], validation_data=y[100:101])
 
 
 def test_exogenous_features_fit_predict_and_required():
