@@ -9,6 +9,7 @@ importable module: ``seqtune._pyfunc.EstimatorPyfuncModel``.
 from __future__ import annotations
 
 import mlflow.pyfunc
+import numpy as np
 
 __all__ = ["EstimatorPyfuncModel", "ESTIMATOR_ARTIFACT", "MODEL_CODE"]
 
@@ -23,15 +24,16 @@ class EstimatorPyfuncModel(mlflow.pyfunc.PythonModel):
     ``mlflow.sklearn``, whose skops serializer refuses classes it does not trust.
     """
 
-    # No type hints on the MLflow hooks: MLflow 3 reads them as a schema and warns
-    # about anything not wrapped in list[...]; the tensor signature describes input.
     def load_context(self, context) -> None:  # noqa: ANN001
         """Load the fitted estimator from the model's artifacts."""
         import joblib
 
         self.estimator_ = joblib.load(context.artifacts[ESTIMATOR_ARTIFACT])
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+    # MLflow 3 reads predict's type hints: np.ndarray is one it accepts without
+    # inferring a schema from it (the tensor signature describes the 3-D input),
+    # and without a hint it warns on every save and load.
+    def predict(self, context, model_input: np.ndarray, params=None):  # noqa: ANN001, ANN201
         """Return ``estimator.predict(model_input)`` unchanged.
 
         Parameters

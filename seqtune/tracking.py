@@ -434,6 +434,9 @@ def _learning_curves_figure(records: Sequence[Mapping[str, Any]], top: int = 5) 
                     label=label)
         else:
             ax.lines[-1].set_label(label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (dashed: train, solid: validation)")
     ax.set_title(f"Learning curves of the top {len(best)} trials")
