@@ -347,6 +347,51 @@ def _repair_oracle_state(oracle: Any) -> None:
     oracle.save()
 
 
+class _BackgroundTracker:
+    """Runs a tracker's calls on one background thread, in order, off the training path.
+
+    Trials only enqueue their records; the search waits for the queue at its end (and
+    before asking for the best model's URI). A tracker must never cost a trial, so an
+    exception from it is turned into one warning.
+    """
+
+    def __init__(self, tracker: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.tracker = tracker
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqtune-tracking")
+        self._futures: list = []
+        self._warned = False
+
+    def _guard(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.tracker, method)(*args, **kwargs)
+        except Exception as exc:  # tracking must never cost the search
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"Tracking failed in {method} ({type(exc).__name__}: {exc}); the search "
+                    "goes on and trial records stay in the search directory (seqtune sync).",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return None
+
+    def submit(self, method: str, *args: Any, **kwargs: Any) -> None:
+        self._futures.append(self._pool.submit(self._guard, method, *args, **kwargs))
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Run after everything queued so far, and return the result."""
+        return self._pool.submit(self._guard, method, *args, **kwargs).result()
+
+    def close(self) -> None:
+        """Wait for every queued call; safe to call twice."""
+        for future in self._futures:
+            future.result()
+        self._futures = []
+        self._pool.shutdown(wait=True)
+
+
 class _TrialRunner:
     """Runs one trial: fit a clone on the train split, score it on the validation split."""
 
@@ -373,7 +418,6 @@ class _TrialRunner:
         self.tracker = tracker
         self.trial_callback = trial_callback
         self.records: dict[str, dict] = {}
-        self._tracker_warned = False
         self.started = time.monotonic()
 
     # -- values of a trial ------------------------------------------------------------
@@ -411,7 +455,10 @@ class _TrialRunner:
         callbacks, deadline_cb = _make_callbacks(tuner.deadline)
         started = time.time()
         try:
-            keras.backend.clear_session()  # free graphs of earlier trials
+            # Reset Keras's global state so earlier trials' graphs can be freed. A full
+            # garbage collection costs ~0.3 s with TensorFlow loaded, so only every
+            # tenth trial pays for one; Python's own collector handles the rest.
+            keras.backend.clear_session(free_memory=len(self.records) % 10 == 9)
             estimator = clone(self.estimator).set_params(**params)
             self._fit(estimator, callbacks)
             value, metrics = self._evaluate(estimator)
@@ -467,7 +514,9 @@ class _TrialRunner:
         if self.task == "forecasting":
             metrics = {k: float(v) for k, v in estimator.evaluate(d["y_val"], d["X_val"]).items()}
         elif name in ("score", "accuracy", "r2"):
-            metrics["score"] = float(estimator.score(d["X_val"], d["y_val"]))
+            fast = _validation_accuracy(estimator) if self.task == "classification" else None
+            # Predicting again would cost a second pass (and on TensorFlow a new trace).
+            metrics["score"] = fast if fast is not None else float(estimator.score(d["X_val"], d["y_val"]))
         if name in ("accuracy", "r2"):
             metrics[name] = metrics["score"]
         if name in metrics:
@@ -527,17 +576,7 @@ class _TrialRunner:
             _write_json_atomic(path, record)
         self.records[record["trial_id"]] = record
         if self.tracker is not None:
-            try:
-                self.tracker.log_trial(record)
-            except Exception as exc:  # tracking must never cost a trial
-                if not self._tracker_warned:
-                    warnings.warn(
-                        f"Tracking failed ({type(exc).__name__}: {exc}); the search goes on "
-                        "and trial records stay in the search directory (seqtune sync).",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    self._tracker_warned = True
+            self.tracker.submit("log_trial", copy.deepcopy(record))
         self._notify("trial_end", trial_id=record["trial_id"], record=record)
 
     def _notify(self, event: str, **info: Any) -> None:
@@ -566,6 +605,28 @@ class _TrialRunner:
                 f"{self.objective.name}={score} best={best_s} elapsed={elapsed:.1f}s",
                 flush=True,
             )
+
+
+def _validation_accuracy(estimator: Any) -> float | None:
+    """Accuracy on ``validation_data`` of the weights the classifier kept, from its history.
+
+    Keras evaluates the validation data after every epoch. With early stopping the
+    estimator restores the weights of the first epoch with the lowest ``val_loss``
+    (``EarlyStopping(restore_best_weights=True)``), otherwise it keeps the last epoch's,
+    so that epoch's ``val_accuracy`` is exactly ``score(X_val, y_val)``.
+    """
+    history = estimator.history_
+    accuracy, losses = history.get("val_accuracy"), history.get("val_loss")
+    if not accuracy or not losses or len(accuracy) != len(losses):
+        return None
+    if getattr(estimator, "early_stopping", False):
+        losses_arr = np.asarray(losses, dtype=float)
+        if not np.all(np.isfinite(losses_arr)):
+            return None
+        epoch = int(np.argmin(losses_arr))
+    else:
+        epoch = len(accuracy) - 1
+    return float(accuracy[epoch])
 
 
 def _load_record(path: Path) -> dict | None:
@@ -821,8 +882,6 @@ class SequenceSearch(BaseEstimator):
         -------
         self
         """
-        import keras
-
         self._check_params()
         task = _estimator_task(self.estimator)
         objective = _resolve_objective(self.objective, task)
@@ -856,7 +915,7 @@ class SequenceSearch(BaseEstimator):
         fingerprint = dataset_fingerprint(X, y)
         self._check_resume_state(project_dir, fingerprint, space)
 
-        tracker = self._make_tracker()
+        user_tracker = self._make_tracker()
         runner = _TrialRunner(
             search=self,
             estimator=estimator,
@@ -865,7 +924,7 @@ class SequenceSearch(BaseEstimator):
             objective=objective,
             data=data,
             hyperband=self.tuner == "hyperband",
-            tracker=tracker,
+            tracker=None,
             trial_callback=trial_callback,
         )
         kt_tuner = self._make_tuner(runner, objective, estimator, project_name)
@@ -874,8 +933,29 @@ class SequenceSearch(BaseEstimator):
 
         from seqtune.device import device_name
 
+        # MLflow calls run on a background thread, so logging overlaps training.
+        tracker = None if user_tracker is None else _BackgroundTracker(user_tracker)
+        runner.tracker = tracker
+        try:
+            return self._search_and_refit(
+                X, y, task=task, objective=objective, space=space, estimator=estimator,
+                project_dir=project_dir, project_name=project_name, fingerprint=fingerprint,
+                kt_tuner=kt_tuner, runner=runner, tracker=tracker, device=device_name(),
+            )
+        finally:
+            if tracker is not None:
+                tracker.close()  # also after an error or Ctrl-C: log what finished
+
+    def _search_and_refit(
+        self, X: Any, y: Any, *, task: str, objective: Any, space: Any, estimator: Any,
+        project_dir: Path, project_name: str, fingerprint: dict, kt_tuner: Any,
+        runner: _TrialRunner, tracker: _BackgroundTracker | None, device: str,
+    ) -> "SequenceSearch":
+        import keras
+
         if tracker is not None:
-            tracker.start_search(
+            tracker.submit(
+                "start_search",
                 str(project_dir),
                 run_name=project_name,
                 params={
@@ -888,13 +968,13 @@ class SequenceSearch(BaseEstimator):
                     "estimator": type(self.estimator).__name__,
                     **{f"estimator.{k}": v for k, v in self.estimator.get_params().items()},
                 },
-                tags={"backend": keras.config.backend(), "device": device_name(), "task": task},
+                tags={"backend": keras.config.backend(), "device": device, "task": task},
                 space_yaml=space.to_yaml(),
                 fingerprint=fingerprint,
             )
             earlier = read_trial_records(project_dir)
             if earlier:  # a resumed search: log what an earlier attempt left out
-                tracker.sync(str(project_dir), earlier)
+                tracker.submit("sync", str(project_dir), earlier)
 
         runner.started = time.monotonic()
         if self.time_budget is not None:
@@ -923,22 +1003,21 @@ class SequenceSearch(BaseEstimator):
         self.best_model_uri_ = None
         worker = kt_tuner._is_worker()
         if self.refit and not worker:
-            refit_estimator = clone(estimator).set_params(**self.best_params_)
-            if task == "forecasting":
-                refit_estimator.fit(X, y)
-            else:
-                refit_estimator.fit(X, y)
-            self.best_estimator_ = refit_estimator
-        if tracker is not None and not worker:
-            tracker.end_search(
-                best_score=self.best_score_,
-                best_params=self.best_params_,
-                leaderboard=self.results_,
-                records=self.records_,
-            )
-            if self.best_estimator_ is not None:
-                example = _take_rows(X, 0, 5)
-                self.best_model_uri_ = tracker.log_best_model(self.best_estimator_, example)
+            # fit(X, y) for classifiers and regressors, fit(y, X) for forecasters: the
+            # arguments arrive in the estimator's own order.
+            self.best_estimator_ = clone(estimator).set_params(**self.best_params_).fit(X, y)
+        if tracker is not None:
+            if not worker:
+                tracker.submit(
+                    "end_search",
+                    best_score=self.best_score_,
+                    best_params=self.best_params_,
+                    leaderboard=self.results_,
+                    records=self.records_,
+                )
+                if self.best_estimator_ is not None:
+                    example = _take_rows(X, 0, 5)
+                    self.best_model_uri_ = tracker.call("log_best_model", self.best_estimator_, example)
         return self
 
     # ------------------------------------------------------------ fit helpers

@@ -373,3 +373,17 @@ def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, mon
     assert set(search.records_[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
     assert np.shape(search.predict()) == (3,)
     assert set(search.evaluate(y[-10:], y_history=y[:-10])) == {"mae", "rmse", "smape", "mase"}
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_trial_score_is_the_kept_weights_validation_accuracy(tmp_path, clf_data, early_stopping):
+    """The score read from the history equals scoring the fitted trial on X_val again."""
+    from seqtune.search import _validation_accuracy
+
+    X, y = clf_data
+    X_train, X_val, y_train, y_val = X[:28], X[28:], y[:28], y[28:]
+    for patience in (0, 2):
+        est = SequenceClassifier(units=4, epochs=6, patience=patience, learning_rate=0.05,
+                                 early_stopping=early_stopping, random_state=patience)
+        est.fit(X_train, y_train, validation_data=(X_val, y_val))
+        assert _validation_accuracy(est) == pytest.approx(est.score(X_val, y_val))
