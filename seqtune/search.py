@@ -284,7 +284,9 @@ def _make_tuner_class():
 
         # -- between trials ------------------------------------------------------
         def pre_create_trial(self):
-            if self.deadline is not None and time.monotonic() >= self.deadline:
+            # A distributed worker must keep asking the chief until it answers STOPPED,
+            # or the chief waits for it forever; the chief enforces the budget instead.
+            if self.deadline is not None and time.monotonic() >= self.deadline and not self._is_worker():
                 raise _BudgetExhausted
 
         def on_trial_begin(self, trial):
@@ -1173,21 +1175,30 @@ class SequenceSearch(BaseEstimator):
             stop_watchdog()
 
     def _start_chief_watchdog(self, kt_tuner: Any) -> Callable[[], None]:
-        """In a distributed chief, fail trials whose worker went silent (killed)."""
+        """In a distributed chief: enforce the time budget, fail trials of silent workers.
+
+        Both act through Keras Tuner's own mechanisms: lowering ``oracle.max_trials`` to
+        the trials created so far makes ``create_trial`` answer STOPPED to every worker,
+        and ending a trial of a killed worker, then forgetting that worker, lets the
+        chief's server exit.
+        """
         from keras_tuner.src.distribute import utils as dist_utils
 
-        if self.trial_timeout is None or not dist_utils.is_chief_oracle():
+        deadline = kt_tuner.deadline
+        if (self.trial_timeout is None and deadline is None) or not dist_utils.is_chief_oracle():
             return lambda: None
         oracle = kt_tuner.oracle
         stop = threading.Event()
         first_seen: dict[str, float] = {}
-        timeout = float(self.trial_timeout)
+        timeout = float(self.trial_timeout) if self.trial_timeout is not None else math.inf
 
         def watch() -> None:
             from keras_tuner.src.engine import trial as trial_module
 
             while not stop.wait(1.0):
                 now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    oracle.max_trials = min(oracle.max_trials or math.inf, len(oracle.trials))
                 for tuner_id, trial in list(oracle.ongoing_trials.items()):
                     seen = first_seen.setdefault(trial.trial_id, now)
                     if now - seen < timeout:
@@ -1221,7 +1232,13 @@ class SequenceSearch(BaseEstimator):
         trials = getattr(oracle, "trials", None)
         if isinstance(trials, dict):
             for trial_id, trial in trials.items():
-                if trial_id in by_id:
+                record = by_id.get(trial_id)
+                if record is not None and record["status"] == "RUNNING" and trial.status == "FAILED":
+                    # Ended by the chief's watchdog: its worker died mid-trial.
+                    record = {**record, "status": "FAILED", "error": trial.message, "ended_at": time.time()}
+                    by_id[trial_id] = record
+                    _write_json_atomic(Path(kt_tuner.get_trial_dir(trial_id)) / RECORD_FILENAME, record)
+                if record is not None:
                     continue
                 by_id[trial_id] = {
                     **runner._base_record(trial, runner.params_for(trial.hyperparameters)),

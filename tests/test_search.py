@@ -358,12 +358,13 @@ def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, mon
     space = {"units": 4, "epochs": 1, "lookback": [4, 500]}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        search = _search(tmp_path, SequenceForecaster(horizon=3), space=space).fit(y)
+        search = _search(tmp_path, SequenceForecaster(horizon=3, difference=1), space=space).fit(y)
     narrowed = _user_warnings(caught, "narrowed")
     assert len(narrowed) == 1 and "lookback: cut 500" in str(narrowed[0].message)
-    # 20% of 100 steps is held out as the tail, in order; the lookback cap leaves one window.
-    assert "at most 77" in str(narrowed[0].message)
-    assert set(search.results_["lookback"]) <= {4, 77}
+    # 20% of 100 steps is held out as the tail, in order; of the 80 left, differencing
+    # takes 1 and the horizon 3, so a lookback of 76 leaves exactly one training window.
+    assert "at most 76" in str(narrowed[0].message)
+    assert set(search.results_["lookback"]) <= {4, 76}
     for y_train, y_val in seen[:2]:
         np.testing.assert_array_equal(y_train, y[:80])
         np.testing.assert_array_equal(y_val, y[80:])
