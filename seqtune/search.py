@@ -170,7 +170,7 @@ def _check_objective_for_task(name: str, task: str) -> None:
         return
     if task == "forecasting" and name in _FORECAST_METRICS:
         return
-    if task != "forecasting" and name in ("accuracy", "r2"):
+    if (task, name) in (("classification", "accuracy"), ("regression", "r2")):
         return
     accepted = "'score', 'loss', or a validation metric such as 'val_loss'"
     if task == "forecasting":

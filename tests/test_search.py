@@ -219,6 +219,7 @@ def test_hyperband_uses_its_epoch_budget(tmp_path, clf_data):
         ({"validation_fraction": 1.5}, "validation_fraction=1.5"),
         ({"objective": "banana"}, "Cannot tell whether objective='banana'"),
         ({"objective": "mase"}, "objective='mase' is not available for classification"),
+        ({"objective": "r2"}, "objective='r2' is not available for classification"),
         ({"space": {**TINY, "unitz": [4, 8]}}, "did you mean 'units'"),
     ],
 )
@@ -388,3 +389,41 @@ def test_trial_score_is_the_kept_weights_validation_accuracy(tmp_path, clf_data,
                                  early_stopping=early_stopping, random_state=patience)
         est.fit(X_train, y_train, validation_data=(X_val, y_val))
         assert _validation_accuracy(est) == pytest.approx(est.score(X_val, y_val))
+
+
+def test_search_logged_to_mlflow_and_resume_reattaches(tmp_path, clf_data):
+    import mlflow
+
+    X, y = clf_data
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    def tracked(max_trials):
+        search = _search(tmp_path, max_trials=max_trials)
+        return search.set_params(tracking=True, tracking_uri=uri, experiment_name="search-test")
+
+    first = tracked(2).fit(X, y)
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name("search-test")
+
+    def runs():
+        found = client.search_runs([experiment.experiment_id])
+        parents = [r for r in found if "mlflow.parentRunId" not in r.data.tags]
+        children = [r for r in found if "mlflow.parentRunId" in r.data.tags]
+        return parents, children
+
+    parents, children = runs()
+    assert len(parents) == 1 and len(children) == 2
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert parents[0].data.params["tuner"] == "random"
+    assert float(parents[0].data.metrics["best_score"]) == pytest.approx(first.best_score_)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)  # models:/ URIs resolve against the active store
+    try:
+        model = mlflow.pyfunc.load_model(first.best_model_uri_)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    np.testing.assert_array_equal(np.asarray(model.predict(X[:5])).ravel(), first.predict(X[:5]))
+
+    tracked(3).fit(X, y)  # resume: same parent run, one new child, none duplicated
+    parents, children = runs()
+    assert len(parents) == 1 and len(children) == 3
