@@ -160,3 +160,35 @@ def test_interrupted_search_resumes_after_keyboard_interrupt(tmp_path, monkeypat
     assert list(search.results_["trial_id"]) == ["0", "1", "2"]
     assert set(search.results_["status"]) == {"completed"}
     assert search.records_[0]["started_at"] == records[0]["started_at"]
+
+
+def test_hyperband_resumes_after_interrupt(tmp_path, monkeypatch):
+    """keras-tuner #835: Hyperband failed to resume (KeyError in its retry queue)."""
+    X, y = _data()
+    space = {**SPACE, "epochs": 3}
+    calls = {"n": 0}
+    real_fit = SequenceClassifier.fit
+
+    def fit_then_interrupt(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    def hyperband():
+        return SequenceSearch(SequenceClassifier(), space=space, tuner="hyperband", max_trials=4,
+                              directory=tmp_path, project_name=PROJECT, tracking=False,
+                              refit=False, random_state=0, verbose=0)
+
+    monkeypatch.setattr(SequenceClassifier, "fit", fit_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        hyperband().fit(X, y)
+    monkeypatch.setattr(SequenceClassifier, "fit", real_fit)
+    before = read_trial_records(tmp_path / PROJECT)
+    assert [r["status"] for r in before] == ["COMPLETED", "COMPLETED", "RUNNING"]
+
+    search = hyperband().fit(X, y)
+    assert list(search.results_["trial_id"]) == ["0", "1", "2", "3"]
+    assert set(search.results_["status"]) == {"completed"}
+    assert [r["started_at"] for r in search.records_[:2]] == [r["started_at"] for r in before[:2]]
+    assert search.records_[2]["params"] == before[2]["params"]  # the same trial, run again
