@@ -37,6 +37,8 @@ from .windows import (
 
 __all__ = ["SequenceForecaster"]
 
+_MEANING = {"horizon": "future steps to forecast", "lookback": "past steps the model sees"}
+
 
 class SequenceForecaster(BaseSequenceEstimator):
     """Recurrent forecaster of the next ``horizon`` steps from the last ``lookback`` steps.
@@ -184,7 +186,7 @@ class SequenceForecaster(BaseSequenceEstimator):
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(
                     f"{name}={value!r} is invalid: {name} must be an integer >= 1 "
-                    f"(the number of {'future steps to forecast' if name == 'horizon' else 'past steps the model sees'})."
+                    f"(the number of {_MEANING[name]})."
                 )
         self._validate_hyperparams()
 
@@ -316,7 +318,9 @@ class SequenceForecaster(BaseSequenceEstimator):
         self.X_train_tail_ = None if x_values is None else x_values[-(lookback + n_lost) :]
         return self
 
-    def _validation_windows(self, validation_data: Any, y_values: np.ndarray, x_values: np.ndarray | None) -> WindowDataset:
+    def _validation_windows(
+        self, validation_data: Any, y_values: np.ndarray, x_values: np.ndarray | None
+    ) -> WindowDataset:
         if isinstance(validation_data, tuple):
             if len(validation_data) != 2:
                 raise ValueError(
@@ -384,7 +388,13 @@ class SequenceForecaster(BaseSequenceEstimator):
             n_outputs=self.horizon * self.n_targets_, head_activation=None, loss="mse", **common,
         )
 
-    def _fit_dataset(self, model: keras.Model, train_ds: WindowDataset, val_ds: WindowDataset | None, callbacks: list | None) -> None:
+    def _fit_dataset(
+        self,
+        model: keras.Model,
+        train_ds: WindowDataset,
+        val_ds: WindowDataset | None,
+        callbacks: list | None,
+    ) -> None:
         # Mirrors BaseSequenceEstimator._fit_keras, which takes in-memory arrays, a shuffled
         # validation split and build_recurrent_model only; windows come as a PyDataset here
         # and seq2seq needs its own builder. See the report to the lead for the change that

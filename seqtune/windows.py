@@ -196,7 +196,10 @@ class WindowDataset(keras.utils.PyDataset):
         if self.starts.size == 0:
             raise ValueError("WindowDataset got no window start indices (starts is empty).")
         if self.starts.min() < 0 or self.starts.max() >= total:
-            raise ValueError(f"Window start indices must lie in [0, {total - 1}]; got {self.starts.min()}..{self.starts.max()}.")
+            raise ValueError(
+                f"Window start indices must lie in [0, {total - 1}]; "
+                f"got {self.starts.min()}..{self.starts.max()}."
+            )
         # Views into self.series: the windows exist only as strides.
         self.history_windows = sliding_windows(self.series, self.lookback)
         self.target_windows = sliding_windows(self.series[:, : self.n_targets], self.horizon)
