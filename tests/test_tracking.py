@@ -179,14 +179,15 @@ def test_trial_metrics_go_in_batches_not_one_call_per_value(store, tmp_path):
     parent_id = _start(tracker, tmp_path / "proj")
     counter = _CallCounter(tracker._client)
     tracker._client = counter
-    record = make_record(0, epochs=300)  # 3 series x 300 epochs + summary > 1000 metrics
+    record = make_record(0, epochs=400)  # 3 series x 400 epochs: over MLflow's 1000 per request
     run_id = tracker.log_trial(record)
 
     assert counter.calls == {"create_run": 1, "log_batch": 1, "set_terminated": 1}
     client = MlflowClient(store)
     loss = client.get_metric_history(run_id, "loss")
-    assert len(loss) == 300
-    assert [m.step for m in loss] == list(range(300))
+    assert len(loss) == 400
+    assert [m.step for m in loss] == list(range(400))
+    assert len(client.get_metric_history(run_id, "accuracy")) == 400
     assert client.get_run(run_id).data.tags["mlflow.parentRunId"] == parent_id
 
 
@@ -296,7 +297,6 @@ def test_pending_records_are_logged_on_the_next_successful_call(store, tmp_path,
     with pytest.warns(TrackingWarning):
         tracker.log_trial(make_record(0))
     outage.down = False
-    monkeypatch.setattr(tracking, "_OFFLINE_BACKOFF_S", 0.0)
     tracker._offline_until = 0.0  # back-off over
     tracker.log_trial(make_record(1))
     client = MlflowClient(store)
@@ -333,9 +333,9 @@ def test_background_logging_keeps_store_latency_off_the_search(store, tmp_path):
     assert sorted(_children(client, client.get_run(parent_id))) == ["0000", "0001", "0002", "0003"]
 
 
-def test_worker_retries_by_itself_after_an_outage(store, tmp_path, monkeypatch):
-    monkeypatch.setattr(tracking, "_OFFLINE_BACKOFF_S", 0.3)
+def test_worker_retries_by_itself_after_an_outage(store, tmp_path):
     tracker = MlflowTracker(store, "exp")
+    tracker._offline_backoff_s = 0.3
     parent_id = _start(tracker, tmp_path / "proj")
     outage = _Outage(tracker._client)
     tracker._client = outage

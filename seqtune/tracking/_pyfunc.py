@@ -1,9 +1,10 @@
 """The MLflow ``pyfunc`` wrapper that serves a fitted seqtune estimator.
 
-Kept apart from :mod:`seqtune.tracking` because it subclasses
-``mlflow.pyfunc.PythonModel`` at import time, while the tracker imports MLflow
-lazily. MLflow pickles the wrapper class by reference, so it must live in an
-importable module: ``seqtune._pyfunc.EstimatorPyfuncModel``.
+Unlike the other tracking modules, this one imports MLflow at import time: it
+subclasses ``mlflow.pyfunc.PythonModel``. It is only imported when a model is
+logged or loaded. A model stores a small "models from code" script
+(:data:`MODEL_CODE`) that imports the wrapper from here, and seqtune's code ships
+with the model, so serving needs no seqtune install.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class EstimatorPyfuncModel(mlflow.pyfunc.PythonModel):
 MODEL_CODE = """\
 import mlflow.models
 
-from seqtune._pyfunc import EstimatorPyfuncModel
+from seqtune.tracking._pyfunc import EstimatorPyfuncModel
 
 mlflow.models.set_model(EstimatorPyfuncModel())
 """

@@ -1,0 +1,179 @@
+"""Trial records (DESIGN.md) → MLflow runs; dataset fingerprints; records on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._common import (
+    _ERROR_TAG_LEN,
+    _MAX_TAG_LEN,
+    _RECORD_STATUS_TO_RUN,
+    RECORD_FILE,
+    TrackingWarning,
+    _finite_float,
+    _key,
+    _ms,
+    _value,
+)
+
+def dataset_fingerprint(X: Any, y: Any = None) -> dict[str, Any]:
+    """Shapes, dtypes and a SHA-256 hash identifying the data a search ran on.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+        Input sequences (a 1-D series for forecasters).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+        Targets.
+
+    Returns
+    -------
+    dict
+        ``{"X_shape", "X_dtype", "y_shape", "y_dtype", "sha256"}``; the ``y_*`` keys
+        only when ``y`` is given. The hash covers shapes, dtypes and bytes of both.
+    """
+    import numpy as np
+
+    digest = hashlib.sha256()
+    out: dict[str, Any] = {}
+    for name, arr in (("X", X), ("y", y)):
+        if arr is None:
+            continue
+        arr = np.asarray(arr)
+        if arr.dtype == object:  # ragged input: hash each sequence
+            parts = [np.ascontiguousarray(np.asarray(a)) for a in arr]
+            out[f"{name}_shape"] = [len(parts)]
+            out[f"{name}_dtype"] = "object"
+            for part in parts:
+                digest.update(str((part.shape, part.dtype.str)).encode())
+                digest.update(part.tobytes())
+            continue
+        arr = np.ascontiguousarray(arr)
+        out[f"{name}_shape"] = list(arr.shape)
+        out[f"{name}_dtype"] = str(arr.dtype)
+        digest.update(str((name, arr.shape, arr.dtype.str)).encode())
+        digest.update(arr.tobytes())
+    out["sha256"] = digest.hexdigest()
+    return out
+
+
+def _objective_name(record: Mapping[str, Any]) -> str:
+    objective = record.get("objective") or {}
+    return _key(objective.get("name") or "score")
+
+
+def _record_tags(record: Mapping[str, Any]) -> dict[str, str]:
+    """Tags of a child run: the record's own tags plus the contract's fixed set."""
+    tags: dict[str, Any] = dict(record.get("tags") or {})
+    for name in ("n_params", "seconds_per_epoch", "fused_kernel", "epochs_run", "number"):
+        if record.get(name) is not None:
+            tags[name] = record[name]
+    if record.get("trial_id") is not None:
+        tags["trial_id"] = record["trial_id"]
+    tags["seqtune.status"] = record.get("status") or "COMPLETED"
+    error = record.get("error")
+    if error:
+        tags["error"] = str(error)[-_ERROR_TAG_LEN:]  # the end of a traceback says most
+    return {_key(k): _value(v, _MAX_TAG_LEN) for k, v in tags.items()}
+
+
+def _record_times(record: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """``(started_at, ended_at)``; a missing start is derived from end and duration."""
+    started, ended = record.get("started_at"), record.get("ended_at")
+    if started is None and ended is not None and record.get("duration_s") is not None:
+        started = float(ended) - float(record["duration_s"])
+    return started, ended
+
+
+def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
+    """Per-epoch history (step = 0-based epoch) plus the trial's summary metrics."""
+    from mlflow.entities import Metric
+
+    started, ended = _record_times(record)
+    history: Mapping[str, Sequence[Any]] = record.get("history") or {}
+    n_epochs = max((len(v) for v in history.values() if v is not None), default=0)
+    # No per-epoch wall clock is recorded, so spread the epochs over the trial.
+    if started is not None and ended is not None and n_epochs:
+        per_epoch = max(float(ended) - float(started), 0.0) / n_epochs
+    else:
+        per_epoch = 0.0
+    base = float(started) if started is not None else time.time()
+    metrics = []
+    for name, values in history.items():
+        for step, raw in enumerate(values or ()):
+            value = _finite_float(raw)
+            if value is not None:
+                metrics.append(Metric(_key(name), value, _ms(base + per_epoch * (step + 1)), step))
+    end_ms = _ms(ended if ended is not None else None)
+    summary = {
+        _objective_name(record): record.get("score"),
+        "duration_s": record.get("duration_s"),
+        "epochs_run": record.get("epochs_run"),
+        "seconds_per_epoch": record.get("seconds_per_epoch"),
+        "n_params": record.get("n_params"),
+    }
+    for name, raw in summary.items():
+        value = _finite_float(raw)
+        if value is not None:
+            metrics.append(Metric(name, value, end_ms, 0))
+    return metrics
+
+
+def _log_record_run(
+    client: Any,
+    experiment_id: str,
+    record: Mapping[str, Any],
+    *,
+    parent_run_id: str | None = None,
+    run_name: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
+) -> str:
+    """Log one trial record as one run; return its run id.
+
+    Round trips: ``create_run``, ``log_batch`` (MLflow splits it into requests of at
+    most 1000 metrics / 100 params / 100 tags), an error artifact for failed trials,
+    and ``set_terminated``.
+    """
+    from mlflow.entities import Param
+
+    trial_id = record.get("trial_id")
+    name = run_name or (f"trial_{trial_id}" if trial_id is not None else "fit")
+    tags = _record_tags(record)
+    if parent_run_id is not None:
+        tags["mlflow.parentRunId"] = parent_run_id
+    tags.update(extra_tags or {})
+    started, ended = _record_times(record)
+    run = client.create_run(
+        experiment_id,
+        start_time=_ms(started),
+        tags={"mlflow.runName": name, **tags},
+        run_name=name,
+    )
+    run_id = run.info.run_id
+    params = [Param(_key(k), _value(v)) for k, v in (record.get("params") or {}).items()]
+    client.log_batch(run_id, metrics=_record_metrics(record), params=params)
+    error = record.get("error")
+    if error:
+        client.log_text(run_id, str(error), "error.txt")
+    status = _RECORD_STATUS_TO_RUN.get(str(record.get("status") or "COMPLETED").upper(), "FINISHED")
+    client.set_terminated(run_id, status=status, end_time=_ms(ended))
+    return run_id
+
+
+def _read_records(project_dir: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(project_dir.glob(f"trial_*/{RECORD_FILE}")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"Skipping unreadable trial record {path}: {exc}", TrackingWarning,
+                          stacklevel=3)
+    records.sort(key=lambda r: (r.get("number") is None, r.get("number") or 0,
+                                str(r.get("trial_id"))))
+    return records

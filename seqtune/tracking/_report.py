@@ -1,0 +1,122 @@
+"""End-of-search artifacts: leaderboard CSV and plots (matplotlib, no pyplot state)."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._common import _finite_float, _value
+from ._records import _objective_name
+
+# Matplotlib is not thread-safe (its mathtext parser fails when two threads draw
+# log-scale tick labels at once), and two searches may end at the same time.
+_MATPLOTLIB_LOCK = threading.Lock()
+
+
+def _render_plots(records: Sequence[Mapping[str, Any]], directory: str) -> list[str]:
+    """Draw the end-of-search plots into PNG files in ``directory``; return their paths."""
+    paths = []
+    with _MATPLOTLIB_LOCK:
+        for name, make in (("learning_curves.png", _learning_curves_figure),
+                           ("score_vs_params.png", _score_vs_params_figure)):
+            fig = make(records)
+            if fig is not None:
+                path = os.path.join(directory, name)
+                fig.savefig(path, format="png")
+                paths.append(path)
+    return paths
+
+
+def _sort_by_score(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    scored = [r for r in records if _finite_float(r.get("score")) is not None]
+    if not scored:
+        return []
+    direction = (scored[0].get("objective") or {}).get("direction", "max")
+    return sorted(scored, key=lambda r: float(r["score"]), reverse=direction == "max")
+
+
+def _learning_curves_figure(records: Sequence[Mapping[str, Any]], top: int = 5) -> Any | None:
+    """Train/validation loss per epoch of the ``top`` best trials."""
+    from matplotlib.figure import Figure  # no pyplot: no global figure state
+
+    best = [r for r in _sort_by_score(records) if (r.get("history") or {}).get("loss")][:top]
+    if not best:
+        return None
+    fig = Figure(figsize=(7, 4.5), dpi=100)
+    ax = fig.add_subplot()
+    for i, record in enumerate(best):
+        color = f"C{i}"
+        history = record["history"]
+        label = f"trial {record.get('trial_id')} ({_objective_name(record)}={float(record['score']):.4g})"
+        ax.plot(range(1, len(history["loss"]) + 1), history["loss"], color=color, linestyle="--",
+                alpha=0.7)
+        if history.get("val_loss"):
+            ax.plot(range(1, len(history["val_loss"]) + 1), history["val_loss"], color=color,
+                    label=label)
+        else:
+            ax.lines[-1].set_label(label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (dashed: train, solid: validation)")
+    ax.set_title(f"Learning curves of the top {len(best)} trials")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _score_vs_params_figure(records: Sequence[Mapping[str, Any]]) -> Any | None:
+    """One panel per searched parameter: objective against the parameter's value."""
+    from matplotlib.figure import Figure
+
+    scored = _sort_by_score(records)
+    names = sorted({k for r in scored for k in (r.get("params") or {})})
+    names = [n for n in names if len({_value(r["params"].get(n)) for r in scored}) > 1]
+    if not scored or not names:
+        return None
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = Figure(figsize=(4 * cols, 3.2 * rows), dpi=100)
+    objective = _objective_name(scored[0])
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        values = [r["params"].get(name) for r in scored]
+        scores = [float(r["score"]) for r in scored]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numeric:
+            ax.scatter(values, scores)
+            if min(values) > 0 and max(values) / min(values) >= 100:
+                ax.set_xscale("log")
+        else:
+            cats = sorted({_value(v) for v in values})
+            ax.scatter([cats.index(_value(v)) for v in values], scores)
+            ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize="small")
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+    fig.tight_layout()
+    return fig
+
+
+def _leaderboard_csv(leaderboard: Any, records: Sequence[Mapping[str, Any]]) -> str:
+    """The leaderboard as CSV text; built from the records when none is given."""
+    import pandas as pd
+
+    if leaderboard is None:
+        rows = []
+        for record in _sort_by_score(records) + [
+            r for r in records if _finite_float(r.get("score")) is None
+        ]:
+            row = {"trial_id": record.get("trial_id"), "status": record.get("status"),
+                   _objective_name(record): record.get("score"),
+                   "epochs_run": record.get("epochs_run"),
+                   "duration_s": record.get("duration_s")}
+            row.update(record.get("params") or {})
+            rows.append(row)
+        leaderboard = pd.DataFrame(rows)
+    elif not isinstance(leaderboard, pd.DataFrame):
+        leaderboard = pd.DataFrame(leaderboard)
+    return leaderboard.to_csv(index=False)
