@@ -146,6 +146,25 @@ def test_log_trial_is_idempotent_and_skips_running_records(store, tmp_path, back
     assert list(children) == ["0000"]
 
 
+def test_diverged_and_pruned_trials_keep_their_values(store, tmp_path):
+    tracker = MlflowTracker(store, "exp", background=False)
+    _start(tracker, tmp_path / "proj")
+    diverged = make_record(0)
+    diverged["history"] = {"loss": [1.0, float("nan"), float("inf")]}
+    diverged["score"] = float("nan")
+    pruned = make_record(1, status="PRUNED")
+    client = MlflowClient(store)
+    run = client.get_run(tracker.log_trial(diverged))
+    values = [m.value for m in client.get_metric_history(run.info.run_id, "loss")]
+    # MLflow keeps NaN and stores inf as the largest float.
+    assert values[0] == 1.0 and np.isnan(values[1]) and values[2] >= np.finfo(float).max
+    assert np.isnan(run.data.metrics["score"])
+    run = client.get_run(tracker.log_trial(pruned))
+    assert run.info.status == "KILLED"  # MLflow's word for stopped early
+    assert run.data.tags["seqtune.status"] == "PRUNED"
+    assert run.data.metrics["score"] == pytest.approx(0.6)
+
+
 def test_log_trial_without_trial_id_names_the_problem(store, tmp_path):
     tracker = MlflowTracker(store, "exp")
     _start(tracker, tmp_path / "proj")
