@@ -19,6 +19,10 @@ _MATPLOTLIB_LOCK = threading.Lock()
 def _render_plots(records: Sequence[Mapping[str, Any]], directory: str) -> list[str]:
     """Draw the end-of-search plots into PNG files in ``directory``; return their paths."""
     paths = []
+    try:
+        import matplotlib  # noqa: F401  (a dependency of mlflow, not of mlflow-skinny)
+    except ImportError:
+        return paths
     with _MATPLOTLIB_LOCK:
         for name, make in (("learning_curves.png", _learning_curves_figure),
                            ("score_vs_params.png", _score_vs_params_figure)):
