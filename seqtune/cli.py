@@ -181,7 +181,8 @@ def _load_packaged(name: str, task: str | None) -> dict:
                 "description": f"{name}: {len(y_train)} train / {len(y_test)} test sequences"}
     if task not in (None, "forecasting"):
         raise CliError(f"--dataset {name} is a forecasting series, not {task}")
-    holdout = _HOLDOUT.get(key, _HOLDOUT.get("macrodata_growth" if "macro" in key else key, 0))
+    key = "macrodata_growth" if key.startswith("macro") else key  # alias "macrodata"
+    holdout = _HOLDOUT.get(key, 0)
     values = data.to_numpy(dtype=float)
     train, test = (values[:-holdout], values[-holdout:]) if holdout else (values, None)
     return {"task": "forecasting", "fit": (train, None), "test": None if test is None else (test, None),
@@ -310,11 +311,15 @@ def _fmt(value: Any) -> str:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    import contextlib
+
     from rich.console import Console
+    from rich.markup import escape
 
     from seqtune.search import SequenceSearch
 
-    console = Console(stderr=False)
+    # Rich assumes 80 columns when writing to a file or pipe; the leaderboard needs more.
+    console = Console(width=None if sys.stdout.isatty() else 140)
     data = load_data(args)
     task = data["task"]
     if task not in _TASKS:
@@ -343,14 +348,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
         verbose=0,
     )
     console.print(
-        f"[bold]seqtune search[/]: {data['description']}; task={task}, "
+        f"[bold]seqtune search[/]: {escape(data['description'])}; task={task}, "
         f"estimator={type(estimator).__name__}, tuner={args.tuner}, max_trials={args.max_trials}"
         + (f", time_budget={args.time_budget}s" if args.time_budget else "")
     )
     objective = args.objective or ("mae" if task == "forecasting" else "score")
     started = time.monotonic()
-    with _Progress(console, args.max_trials, args.time_budget, objective) as progress:
-        search.fit(*data["fit"], trial_callback=None if args.quiet else progress)
+    progress = None if args.quiet else _Progress(console, args.max_trials, args.time_budget, objective)
+    with progress or contextlib.nullcontext():
+        search.fit(*data["fit"], trial_callback=progress)
     _leaderboard(console, search, args.top)
     console.print(f"best {search.objective_['name']}: {search.best_score_:.4g}  params: {search.best_params_}")
     if data["test"] is not None and search.best_estimator_ is not None:
