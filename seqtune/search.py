@@ -669,7 +669,9 @@ class SequenceSearch(BaseEstimator):
         training series allows) are cut, with one warning that names them.
     tuner : {"bayesian", "random", "hyperband"}, default="bayesian"
         Keras Tuner oracle. With "hyperband" the trial's ``epochs`` come from the
-        oracle's budget (up to the estimator's ``epochs``).
+        oracle's budget (up to the space's fixed ``epochs``, else the estimator's);
+        a promoted configuration trains again from scratch for its larger budget
+        (seqtune keeps no per-trial checkpoints).
     max_trials : int, default=10
         Total number of trials, counting those of earlier (resumed) runs.
     time_budget : float, default=None
@@ -703,7 +705,8 @@ class SequenceSearch(BaseEstimator):
         and the best completed trial is kept).
     trial_timeout : float, default=None
         Distributed search only: seconds after which the chief records a trial as
-        FAILED when its worker has not reported (a killed worker).
+        FAILED when its worker has not reported (a killed worker), so the chief does
+        not wait for it forever. Set it above the longest trial you expect.
     refit : bool, default=True
         Refit the best configuration on all the data as ``best_estimator_``.
     random_state : int, default=None
@@ -978,6 +981,8 @@ class SequenceSearch(BaseEstimator):
             if earlier:  # a resumed search: log what an earlier attempt left out
                 tracker.submit("sync", str(project_dir), earlier)
 
+        # Trials of earlier (interrupted) attempts count towards progress and best score.
+        runner.records.update({r["trial_id"]: r for r in read_trial_records(project_dir)})
         runner.started = time.monotonic()
         if self.time_budget is not None:
             kt_tuner.deadline = runner.started + float(self.time_budget)
@@ -1108,9 +1113,20 @@ class SequenceSearch(BaseEstimator):
                 f"{self.tuner!r}. Pass the same tuner to resume, overwrite=True to start "
                 "afresh, or another project_name."
             )
+        if state.get("space_yaml") not in (None, space.to_yaml()):
+            warnings.warn(
+                f"Resuming the search in {project_dir} with a different search space: Keras "
+                "Tuner keeps the space the search started with (see seqtune_search.json "
+                "there). Pass overwrite=True, or another project_name, to search the new space.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _write_state(self, project_dir: Path, fingerprint: dict, space: Any, objective: Any) -> None:
+        """Record what the search started with; a resumed search keeps the first record."""
         project_dir.mkdir(parents=True, exist_ok=True)
+        if (project_dir / _STATE_FILENAME).exists() and not self.overwrite:
+            return
         _write_json_atomic(
             project_dir / _STATE_FILENAME,
             {

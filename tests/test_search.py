@@ -241,10 +241,22 @@ def test_completed_search_resumes_without_rerunning(tmp_path, clf_data):
     X, y = clf_data
     first = _search(tmp_path, max_trials=2).fit(X, y)
     started = {r["trial_id"]: r["started_at"] for r in first.records_}
-    second = _search(tmp_path, max_trials=3).fit(X, y)
+    events = []
+    second = _search(tmp_path, max_trials=3).fit(X, y, trial_callback=events.append)
     assert list(second.results_["trial_id"]) == ["0", "1", "2"]
     for record in second.records_[:2]:
         assert record["started_at"] == started[record["trial_id"]]
+    # Progress counts the trials of the earlier attempt.
+    assert [e["n_done"] for e in events if e["event"] == "trial_end"] == [3]
+
+
+def test_resume_with_another_space_warns(tmp_path, clf_data):
+    X, y = clf_data
+    _search(tmp_path, max_trials=1).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _search(tmp_path, max_trials=1, space={**TINY, "cell": ["lstm", "rnn"]}).fit(X, y)
+    assert len(_user_warnings(caught, "different search space")) == 1
 
 
 def test_estimator_must_be_a_seqtune_estimator(tmp_path, clf_data):
