@@ -401,6 +401,9 @@ def test_sync_directory_logs_missing_trials_once(store, tmp_path):
     assert parent.info.run_name == "proj"
     assert parent.info.status == "FINISHED"
     assert sorted(_children(client, parent)) == ["0000", "0001", "0002"]
+    (tmp_path / "out" / "empty").mkdir()
+    assert sync_directory(tmp_path / "out", "empty", tracking_uri=store, experiment_name="exp") == 0
+    assert len(client.search_runs([parent.info.experiment_id])) == 4  # no empty parent
     with pytest.raises(FileNotFoundError, match="project_name='nope'"):
         sync_directory(tmp_path / "out", "nope", tracking_uri=store)
 

@@ -306,6 +306,8 @@ class MlflowTracker:
             before = len(self._logged)
 
             def _sync() -> None:
+                if self._parent_run_id is None and not self.pending_trials:
+                    return  # nothing to log: no empty parent run
                 if self._parent_ok:  # else _ensure_parent adopts them
                     self._adopt_existing_children()
                 self._ensure_parent(mark_running=False)
