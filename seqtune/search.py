@@ -31,7 +31,6 @@ to make the chief record such a trial as FAILED and release the dead worker.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import copy
 import json
@@ -59,7 +58,6 @@ RECORD_FILENAME = "seqtune_record.json"
 _STATE_FILENAME = "seqtune_search.json"
 
 _TUNERS = ("bayesian", "random", "hyperband")
-_TASKS = ("classification", "regression", "forecasting")
 _FORECAST_METRICS = ("mae", "rmse", "smape", "mase")
 # Substrings that tell an objective's direction when the user gives only its name.
 _MIN_HINTS = ("loss", "mae", "mse", "rmse", "smape", "mase", "error")
@@ -456,6 +454,7 @@ class _TrialRunner:
         _write_json_atomic(record_path, record)
         callbacks, deadline_cb = _make_callbacks(tuner.deadline)
         started = time.time()
+        estimator = None
         try:
             # Reset Keras's global state so earlier trials' graphs can be freed. A full
             # garbage collection costs ~0.3 s with TensorFlow loaded, so only every
@@ -481,7 +480,12 @@ class _TrialRunner:
                 "Install it (pip install seqtune pulls in every dependency) and rerun."
             ) from exc
         except Exception as exc:
-            record.update(status="FAILED", score=None, error=traceback.format_exc())
+            error = traceback.format_exc()
+            if estimator is not None and hasattr(estimator, "history_"):
+                # It trained (then diverged, or failed to score): keep its curves.
+                with contextlib.suppress(Exception):
+                    record.update(self._fit_fields(estimator))
+            record.update(status="FAILED", score=None, error=error)
             self._finish(record, record_path, started=started)
             raise kt.errors.FailedTrialError(f"{type(exc).__name__}: {exc}") from exc
         self._finish(record, record_path, started=started)
