@@ -70,6 +70,9 @@ class SequenceForecaster(BaseSequenceEstimator):
         series without trend or level shifts.
     seasonal_difference : int or None, default=None
         Period ``m`` of one seasonal difference (e.g. 12 for monthly data).
+    loss : {"mse", "mae", "huber"}, default="mse"
+        Training loss on the transformed series. "mae" trains for the median, which
+        suits MAE/MASE-scored forecasts of series with outliers.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
     units : int, default=64
     n_layers : int, default=1
@@ -126,6 +129,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         "log": ["boolean"],
         "difference": [Interval(Integral, 0, 2, closed="both")],
         "seasonal_difference": [Interval(Integral, 2, None, closed="left"), None],
+        "loss": [StrOptions({"mse", "mae", "huber"})],
     }
 
     def __init__(
@@ -138,6 +142,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         log: bool = False,
         difference: int = 1,
         seasonal_difference: int | None = None,
+        loss: str = "mse",
         cell: str = "lstm",
         units: int = 64,
         n_layers: int = 1,
@@ -161,6 +166,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         self.log = log
         self.difference = difference
         self.seasonal_difference = seasonal_difference
+        self.loss = loss
         self.cell = cell
         self.units = units
         self.n_layers = n_layers
@@ -376,7 +382,7 @@ class SequenceForecaster(BaseSequenceEstimator):
             cell=self.cell, units=self.units, n_layers=self.n_layers,
             bidirectional=self.bidirectional, dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout, learning_rate=self.learning_rate,
-            clipnorm=self.clipnorm,
+            clipnorm=self.clipnorm, loss=self.loss,
         )
         if self.strategy == "seq2seq":
             return build_seq2seq_model(
@@ -385,7 +391,7 @@ class SequenceForecaster(BaseSequenceEstimator):
             )
         return build_recurrent_model(
             n_timesteps=self.lookback, n_features=n_features,
-            n_outputs=self.horizon * self.n_targets_, head_activation=None, loss="mse", **common,
+            n_outputs=self.horizon * self.n_targets_, head_activation=None, **common,
         )
 
     def _fit_dataset(

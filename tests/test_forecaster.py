@@ -122,6 +122,8 @@ def test_params_round_trip_and_unknown_name_hint():
     assert params["lookback"] == 7 and params["horizon"] == 2 and params["seasonal_difference"] == 12
     f.set_params(lookback=9, cell="gru")
     assert f.lookback == 9 and f.cell == "gru"
+    with pytest.raises(ValueError, match="'loss' parameter of SequenceForecaster must be a str among"):
+        SequenceForecaster(lookback=5, loss="mape").fit(np.arange(30.0))
     with pytest.raises(ValueError, match="Did you mean 'lookback'"):
         f.set_params(lookbak=3)
 
