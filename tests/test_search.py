@@ -191,9 +191,11 @@ def test_objective_from_history_is_minimised(tmp_path, reg_data):
         assert record["score"] == pytest.approx(min(record["history"]["val_loss"]))
 
 
-def test_default_regressor_objective_is_r2(tmp_path, reg_data):
+def test_default_regressor_objective_is_r2_with_the_bayesian_tuner(tmp_path, reg_data):
     X, y = reg_data
-    search = _search(tmp_path, SequenceRegressor()).fit(X, y)
+    search = _search(tmp_path, SequenceRegressor(), tuner="bayesian").fit(X, y)
+    assert Path(search.project_dir_).name == "sequenceregressor_bayesian"
+    assert len(search.results_) == 2
     assert search.objective_ == {"name": "score", "direction": "max"}
     assert search.best_score_ == pytest.approx(search.results_["score"].max())
     assert search.predict(X).shape == (40,)
@@ -441,3 +443,16 @@ def test_search_logged_to_mlflow_and_resume_reattaches(tmp_path, clf_data):
     tracked(3).fit(X, y)  # resume: same parent run, one new child, none duplicated
     parents, children = runs()
     assert len(parents) == 1 and len(children) == 3
+
+
+def test_search_is_a_plain_sklearn_meta_estimator(tmp_path):
+    from sklearn.base import clone
+
+    search = _search(tmp_path, SequenceClassifier(units=4), max_trials=5)
+    params = search.get_params()
+    assert params["max_trials"] == 5 and params["estimator__units"] == 4
+    copy = clone(search)
+    assert copy.get_params()["estimator__units"] == 4 and copy.estimator is not search.estimator
+    copy.set_params(estimator__units=8, tuner="hyperband")
+    assert copy.estimator.units == 8 and copy.tuner == "hyperband"
+    assert not hasattr(copy, "results_")
