@@ -635,6 +635,17 @@ def _validation_accuracy(estimator: Any) -> float | None:
     return float(accuracy[epoch])
 
 
+def _unreadable_state_files(project_dir: Path) -> list[str]:
+    """Keras Tuner JSON files of a project that do not parse (a kill mid-write)."""
+    broken = []
+    for path in [*project_dir.glob("*.json"), *project_dir.glob("trial_*/trial.json")]:
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError):
+            broken.append(str(path.relative_to(project_dir)))
+    return sorted(broken)
+
+
 def _load_record(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -1088,14 +1099,26 @@ class SequenceSearch(BaseEstimator):
             # Hyperband has no trial cap of its own; create_trial honours this one.
             oracle.max_trials = int(self.max_trials)
         SeqTuner = _make_tuner_class()
-        tuner = SeqTuner(
-            search=self,
-            runner=runner,
-            oracle=oracle,
-            directory=str(self.directory),
-            project_name=project_name,
-            overwrite=bool(self.overwrite),
-        )
+        try:
+            tuner = SeqTuner(
+                search=self,
+                runner=runner,
+                oracle=oracle,
+                directory=str(self.directory),
+                project_name=project_name,
+                overwrite=bool(self.overwrite),
+            )
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            broken = _unreadable_state_files(Path(self.directory) / project_name)
+            if not broken:
+                raise
+            raise RuntimeError(
+                f"Cannot resume the search in {Path(self.directory) / project_name}: Keras "
+                f"Tuner's state file(s) {broken} are unreadable (the process was probably "
+                "killed while writing them). Trial results are kept in each trial's "
+                f"{RECORD_FILENAME}. Pass overwrite=True to start afresh, or another "
+                "project_name."
+            ) from exc
         tuner.oracle.verbose = 0  # seqtune prints its own per-trial line
         return tuner
 

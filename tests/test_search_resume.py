@@ -192,3 +192,11 @@ def test_hyperband_resumes_after_interrupt(tmp_path, monkeypatch):
     assert set(search.results_["status"]) == {"completed"}
     assert [r["started_at"] for r in search.records_[:2]] == [r["started_at"] for r in before[:2]]
     assert search.records_[2]["params"] == before[2]["params"]  # the same trial, run again
+
+
+def test_unreadable_keras_tuner_state_gives_a_clear_error(tmp_path):
+    X, y = _data()
+    first = _search(tmp_path, max_trials=1).fit(X, y)
+    (Path(first.project_dir_) / "trial_0" / "trial.json").write_text("")  # killed mid-write
+    with pytest.raises(RuntimeError, match=r"unreadable.*trial_0/trial.json.*overwrite=True"):
+        _search(tmp_path, max_trials=2).fit(X, y)
