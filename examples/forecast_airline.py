@@ -7,6 +7,10 @@ The series has a trend and a seasonal swing that grows with the level
 month-to-month changes (``difference=1``); the inverse transform turns the forecast
 back into passengers. A 3-origin backtest on the training years shows how stable the
 configuration is before the held-out years are scored.
+
+This configuration is what ``benchmarks/forecast.py``'s search picked on the training
+years. With random_state=0 it scores MAE 10.5 on 1959-1960; seeds 1-3 give 17.0, 17.7
+and 21.8, so expect 10-22 from run to run (all below Holt-Winters' 29.0).
 """
 
 from __future__ import annotations
@@ -40,7 +44,11 @@ def main() -> None:
     start = time.perf_counter()
     scores = backtest(forecaster, train, n_origins=3, step=12, seasonal_period=12)
     print("Backtest on the training years (refit at each origin):")
-    print(scores[["origin_label", "n_train", "mae", "smape", "mase"]].round(2).to_string(index=False))
+    print(
+        scores[["origin_label", "n_train", "mae", "smape", "mase"]]
+        .round({"mae": 2, "smape": 2, "mase": 2})
+        .to_string(index=False)
+    )
     print(f"({time.perf_counter() - start:.0f} s)\n")
 
     start = time.perf_counter()
