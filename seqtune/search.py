@@ -1024,22 +1024,23 @@ class SequenceSearch(BaseEstimator):
         self.best_estimator_ = None
         self.best_model_uri_ = None
         worker = kt_tuner._is_worker()
+        if tracker is not None and not worker:
+            # Queued before the refit, so the summary, leaderboard and plots are logged
+            # while the best configuration trains again.
+            tracker.submit(
+                "end_search",
+                best_score=self.best_score_,
+                best_params=self.best_params_,
+                leaderboard=self.results_.copy(),
+                records=copy.deepcopy(self.records_),
+            )
         if self.refit and not worker:
             # fit(X, y) for classifiers and regressors, fit(y, X) for forecasters: the
             # arguments arrive in the estimator's own order.
             self.best_estimator_ = clone(estimator).set_params(**self.best_params_).fit(X, y)
-        if tracker is not None:
-            if not worker:
-                tracker.submit(
-                    "end_search",
-                    best_score=self.best_score_,
-                    best_params=self.best_params_,
-                    leaderboard=self.results_,
-                    records=self.records_,
-                )
-                if self.best_estimator_ is not None:
-                    example = _take_rows(X, 0, 5)
-                    self.best_model_uri_ = tracker.call("log_best_model", self.best_estimator_, example)
+            if tracker is not None:
+                example = _take_rows(X, 0, 5)
+                self.best_model_uri_ = tracker.call("log_best_model", self.best_estimator_, example)
         return self
 
     # ------------------------------------------------------------ fit helpers

@@ -456,3 +456,15 @@ def test_search_is_a_plain_sklearn_meta_estimator(tmp_path):
     copy.set_params(estimator__units=8, tuner="hyperband")
     assert copy.estimator.units == 8 and copy.tuner == "hyperband"
     assert not hasattr(copy, "results_")
+
+
+def test_consecutive_failures_stop_the_search_with_a_warning(tmp_path, clf_data):
+    X, y = clf_data
+    space = {**TINY, "dropout": [1.5, 2.0, 3.0, 4.0]}  # every value is invalid
+    search = _search(tmp_path, space=space, max_trials=4, max_consecutive_failures=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="No trial .* completed .*2 trials recorded"):
+            search.fit(X, y)
+    stopped = [w for w in caught if "2 failed trials in a row" in str(w.message)]
+    assert len(stopped) == 1 and "dropout" in str(stopped[0].message)
