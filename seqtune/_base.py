@@ -168,17 +168,46 @@ class BaseSequenceEstimator(BaseEstimator):
             head_activation=head_activation, loss=loss, metrics=metrics,
             learning_rate=self.learning_rate, clipnorm=self.clipnorm,
         )
+        return self._train(model, x, y, sample_weight=sample_weight,
+                           validation_data=validation_data, callbacks=callbacks, masked=masked)
+
+    def _train(
+        self,
+        model: keras.Model,
+        x: Any,
+        y: np.ndarray | None = None,
+        *,
+        sample_weight: np.ndarray | None = None,
+        validation_data: Any = None,
+        callbacks: list | None = None,
+        masked: bool = False,
+    ):
+        """Fit a compiled model with early stopping; set the fitted attributes.
+
+        Parameters
+        ----------
+        model : keras.Model
+            Compiled, from :mod:`seqtune.model` or :mod:`seqtune.seq2seq`.
+        x : ndarray of shape (n_samples, n_timesteps, n_features) or keras.utils.PyDataset
+            A PyDataset yields its own targets and batches (the forecaster's windows).
+        y : ndarray or None
+            Targets for array ``x``.
+        sample_weight, validation_data, callbacks, masked
+            As for :meth:`_fit_keras`; ``validation_data`` may also be a PyDataset.
+        """
         all_callbacks = list(callbacks or [])
         if self.early_stopping:
             all_callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss" if validation_data is not None else "loss",
                 patience=self.patience, restore_best_weights=True,
             ))
+        # A PyDataset batches and shuffles itself; Keras rejects these arguments for it.
+        batching = {} if isinstance(x, keras.utils.PyDataset) else dict(
+            batch_size=self.batch_size, shuffle=True)
         start = time.perf_counter()
         history = model.fit(
             x, y, sample_weight=sample_weight, validation_data=validation_data,
-            epochs=self.epochs, batch_size=self.batch_size, shuffle=True,
-            callbacks=all_callbacks, verbose=self.verbose,
+            epochs=self.epochs, callbacks=all_callbacks, verbose=self.verbose, **batching,
         )
         self.fit_time_ = time.perf_counter() - start
         self.model_ = model

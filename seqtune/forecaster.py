@@ -10,7 +10,6 @@ batched model call.
 
 from __future__ import annotations
 
-import time
 from numbers import Integral
 from typing import Any
 
@@ -20,9 +19,8 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSequenceEstimator, _notify_tracking
+from ._base import BaseSequenceEstimator
 from .backtest import forecast_metrics
-from .device import fused_kernel_eligible
 from .model import build_recurrent_model
 from .preprocessing import SeriesTransformer
 from .seq2seq import build_seq2seq_model, decode_autoregressive
@@ -318,7 +316,7 @@ class SequenceForecaster(BaseSequenceEstimator):
             window_norm=self.scaling == "window",
         )
         model = self._build_model(n_features=self.n_targets_ + self.n_exogenous_)
-        self._fit_dataset(model, train_ds, val_ds, callbacks)
+        self._train(model, train_ds, validation_data=val_ds, callbacks=callbacks)
 
         self.y_train_ = y_values
         self.X_train_tail_ = None if x_values is None else x_values[-(lookback + n_lost) :]
@@ -393,38 +391,6 @@ class SequenceForecaster(BaseSequenceEstimator):
             n_timesteps=self.lookback, n_features=n_features,
             n_outputs=self.horizon * self.n_targets_, head_activation=None, **common,
         )
-
-    def _fit_dataset(
-        self,
-        model: keras.Model,
-        train_ds: WindowDataset,
-        val_ds: WindowDataset | None,
-        callbacks: list | None,
-    ) -> None:
-        # Mirrors BaseSequenceEstimator._fit_keras, which takes in-memory arrays, a shuffled
-        # validation split and build_recurrent_model only; windows come as a PyDataset here
-        # and seq2seq needs its own builder. See the report to the lead for the change that
-        # would let both share one loop.
-        all_callbacks = list(callbacks or [])
-        if self.early_stopping:
-            all_callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss" if val_ds is not None else "loss",
-                patience=self.patience, restore_best_weights=True,
-            ))
-        start = time.perf_counter()
-        history = model.fit(
-            train_ds, validation_data=val_ds, epochs=self.epochs,
-            callbacks=all_callbacks, verbose=self.verbose,
-        )
-        self.fit_time_ = time.perf_counter() - start
-        self.model_ = model
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self.n_epochs_ = len(history.epoch)
-        self.n_params_ = int(model.count_params())
-        self.fused_kernel_ = fused_kernel_eligible(
-            self.cell, recurrent_dropout=self.recurrent_dropout, masked=False
-        )
-        _notify_tracking(self)
 
     # -- predict ------------------------------------------------------------------------
 
