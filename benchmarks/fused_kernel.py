@@ -6,6 +6,9 @@ costs on the current device and prints whether seqtune predicted the fused path.
 
     KERAS_BACKEND=jax python benchmarks/fused_kernel.py [--epochs 3] [--n 4096] [--t 128]
 
+Then a 4-trial search whose space can pick ``recurrent_dropout`` shows what each trial
+records (``fused_kernel``, ``seconds_per_epoch``) and the one warning a GPU search gives.
+
 On a CPU the two paths cost about the same (there is no fused kernel); the gap only
 shows on a GPU.
 """
@@ -14,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
 
-from seqtune import SequenceClassifier
+from seqtune import SequenceClassifier, SequenceSearch
 from seqtune.device import device_name
 
 
@@ -67,6 +72,20 @@ def main() -> None:
             # The first epoch includes compilation; report the median of the later ones.
             per_epoch = float(np.median(timer.times[1:] or timer.times))
             print(f"{cell:5} {label:22} {str(clf.fused_kernel_):>5} {per_epoch:8.3f}")
+
+    space = {"units": args.units, "epochs": 2, "batch_size": 256, "early_stopping": False,
+             "cell": ["lstm", "gru"], "recurrent_dropout": [0.0, 0.2]}
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = SequenceSearch(SequenceClassifier(), space=space, tuner="random", max_trials=4,
+                                directory=tmp, overwrite=True, tracking=False, refit=False,
+                                random_state=0, verbose=0).fit(X, y)
+    rd_warnings = [str(w.message) for w in caught if "recurrent_dropout" in str(w.message)]
+    print(f"\nsearch: {len(rd_warnings)} recurrent_dropout warning(s)")
+    for message in rd_warnings:
+        print("  " + message)
+    print(search.results_[["trial_id", "cell", "recurrent_dropout", "score", "fused_kernel",
+                           "seconds_per_epoch"]].to_string(index=False))
 
 
 if __name__ == "__main__":
