@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Eager: a light module, and a lazy ``backtest`` would be shadowed by the submodule of
+# the same name as soon as anything imported it.
+from .backtest import backtest, forecast_metrics  # noqa: E402
+
 _EXPORTS = {
     "SequenceClassifier": "classifier",
     "SequenceRegressor": "regressor",
     "SequenceForecaster": "forecaster",
     "SequenceSearch": "search",
     "read_trial_records": "search",
-    "backtest": "backtest",
-    "forecast_metrics": "backtest",
     "SearchSpace": "spaces",
     "SpaceError": "spaces",
     "load_space": "spaces",
@@ -31,10 +33,9 @@ _EXPORTS = {
     "load_dataset": "datasets",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = sorted([*_EXPORTS, "__version__", "backtest", "forecast_metrics"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .backtest import backtest, forecast_metrics
     from .classifier import SequenceClassifier
     from .datasets import load_dataset
     from .forecaster import SequenceForecaster

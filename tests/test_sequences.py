@@ -29,3 +29,4 @@ def test_dense_truncation_is_a_view_and_short_dense_is_padded():
     assert out.shape == (3, 5, 2) and not padded and np.shares_memory(out, X)
     out, padded = pad_sequences(X, 10)
     assert padded and np.isnan(out[:, 8:]).all() and (out[:, :8] == 1).all()
+
