@@ -1,4 +1,5 @@
 """The package surface: every public name is the documented object."""
+
 def test_public_names_resolve_to_the_documented_objects():
     import seqtune
     import seqtune.forecaster  # noqa: F401  (imports the backtest submodule too)
