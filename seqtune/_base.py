@@ -84,6 +84,16 @@ class BaseSequenceEstimator(BaseEstimator):
                 )
         return super().set_params(**params)
 
+    def _validate_fit_data(self, X: Any, y: Any, **target_checks: Any) -> tuple[Any, Any]:
+        """Check the parameters, then X and y together (``reset=True``)."""
+        self._validate_hyperparams()
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
+        return validate_sequences(X, self, reset=True, y=y, **target_checks)
+
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(_INT32_MAX))
 

@@ -13,7 +13,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from ._base import BaseSequenceEstimator
-from .validation import validate_sequences
 
 __all__ = ["SequenceClassifier"]
 
@@ -160,13 +159,7 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
         -------
         self
         """
-        self._validate_hyperparams()
-        if y is None:
-            raise ValueError(
-                f"This {type(self).__name__} estimator requires y to be passed, "
-                "but the target y is None."
-            )
-        X, y = validate_sequences(X, self, reset=True, y=y)
+        X, y = self._validate_fit_data(X, y)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         self._label_encoder = LabelEncoder().fit(y)

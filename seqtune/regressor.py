@@ -12,7 +12,6 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseSequenceEstimator
 from .classifier import SequenceClassifier
-from .validation import validate_sequences
 
 __all__ = ["SequenceRegressor"]
 
@@ -78,13 +77,7 @@ n_epochs_, n_params_, fit_time_, fused_kernel_
         -------
         self
         """
-        self._validate_hyperparams()
-        if y is None:
-            raise ValueError(
-                f"This {type(self).__name__} estimator requires y to be passed, "
-                "but the target y is None."
-            )
-        X, y = validate_sequences(X, self, reset=True, y=y, y_numeric=True, multi_output=True)
+        X, y = self._validate_fit_data(X, y, y_numeric=True, multi_output=True)
         y = np.asarray(y, dtype=np.float64)
         self._y_ndim = y.ndim
         y2 = y.reshape(len(y), -1)
