@@ -423,6 +423,12 @@ class _TrialRunner:
     # -- values of a trial ------------------------------------------------------------
     def params_for(self, hp: Any) -> dict:
         values = dict(self.space.build(hp))
+        if values.get("sequence_length") is not None and "X_train" in self.data:
+            # sequence_length counts steps after stride; beyond the strided length it only
+            # adds masked padding (and, on JAX/torch, leaves the fused kernel).
+            stride = int(values.get("stride", self.estimator.get_params().get("stride", 1)))
+            longest = math.ceil(_longest_sequence(self.data["X_train"]) / stride)
+            values["sequence_length"] = min(int(values["sequence_length"]), longest)
         if self.hyperband and "tuner/epochs" in hp.values:
             values["epochs"] = int(hp.values["tuner/epochs"])
         return values

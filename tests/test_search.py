@@ -468,3 +468,16 @@ def test_consecutive_failures_stop_the_search_with_a_warning(tmp_path, clf_data)
             search.fit(X, y)
     stopped = [w for w in caught if "2 failed trials in a row" in str(w.message)]
     assert len(stopped) == 1 and "dropout" in str(stopped[0].message)
+
+
+def test_sequence_length_is_capped_at_the_strided_length(tmp_path):
+    """stride=3 over 12 steps leaves 4: a searched sequence_length of 12 would be padding."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 12, 1))
+    y = np.arange(30) % 2
+    space = {"stride": 3, "sequence_length": 12, "units": 4, "epochs": 1}
+    search = SequenceSearch(SequenceClassifier(random_state=0), space=space, tuner="random",
+                            max_trials=1, directory=tmp_path, overwrite=True, tracking=False,
+                            refit=False, verbose=0, random_state=0).fit(X, y)
+    assert search.results_["sequence_length"].tolist() == [4]
+    assert search.records_[0]["params"]["sequence_length"] == 4
