@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["SequenceSearch", "read_trial_records", "RECORD_FILENAME"]
@@ -540,8 +541,9 @@ class _TrialRunner:
                     f"objective={name!r} is not in the training history; the metrics "
                     f"recorded are {sorted(history)}. Choose one of them."
                 )
-            series = np.asarray(history[name], dtype=float)
-            value = float(np.nanmin(series) if self.objective.direction == "min" else np.nanmax(series))
+            # The value of the weights the trial kept, not the best any epoch reached.
+            epoch = _kept_epoch(estimator)
+            value = float(history[name][epoch]) if epoch is not None else float("nan")
             metrics[name] = value
         if not _is_finite_number(value):
             raise _NonFiniteLoss(f"objective {name!r} is {value}")
@@ -627,18 +629,28 @@ def _validation_accuracy(estimator: Any) -> float | None:
     (``EarlyStopping(restore_best_weights=True)``), otherwise it keeps the last epoch's,
     so that epoch's ``val_accuracy`` is exactly ``score(X_val, y_val)``.
     """
-    history = estimator.history_
-    accuracy, losses = history.get("val_accuracy"), history.get("val_loss")
-    if not accuracy or not losses or len(accuracy) != len(losses):
+    accuracy = estimator.history_.get("val_accuracy")
+    epoch = _kept_epoch(estimator)
+    if not accuracy or epoch is None or epoch >= len(accuracy):
         return None
-    if getattr(estimator, "early_stopping", False):
-        losses_arr = np.asarray(losses, dtype=float)
-        if not np.all(np.isfinite(losses_arr)):
-            return None
-        epoch = int(np.argmin(losses_arr))
-    else:
-        epoch = len(accuracy) - 1
     return float(accuracy[epoch])
+
+
+def _kept_epoch(estimator: Any) -> int | None:
+    """Index of the epoch whose weights the fitted estimator kept.
+
+    With early stopping that is the first epoch with the lowest ``val_loss`` (Keras's
+    ``restore_best_weights``); otherwise the last one. None when it cannot be told
+    (no validation history, or a non-finite loss).
+    """
+    losses = np.asarray(estimator.history_.get("val_loss") or [], dtype=float)
+    if losses.size == 0:
+        return None
+    if not getattr(estimator, "early_stopping", False):
+        return len(losses) - 1
+    if not np.all(np.isfinite(losses)):
+        return None
+    return int(np.argmin(losses))
 
 
 def _unreadable_state_files(project_dir: Path) -> list[str]:
@@ -1082,7 +1094,9 @@ class SequenceSearch(BaseEstimator):
     def _make_tuner(self, runner: _TrialRunner, objective: Any, estimator: Any, project_name: str):
         import keras_tuner as kt
 
-        seed = self.random_state
+        # Keras Tuner reads seed=0 as "no seed", so derive a non-zero one.
+        seed = None if self.random_state is None else int(
+            check_random_state(self.random_state).randint(1, 2**31 - 1))
         common = {
             "objective": objective,
             "seed": seed,

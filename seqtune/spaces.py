@@ -252,7 +252,11 @@ class ChoiceDistribution(Distribution):
         return self.values
 
     def register(self, hp: Any, name: str) -> Any:
-        return hp.Choice(name, list(self.values), default=self.default)
+        value = hp.Choice(name, list(self.values), default=self.default)
+        # Keras Tuner stores a choice of bools as ints; the estimator wants bools back.
+        if all(isinstance(v, bool) for v in self.values):
+            return bool(value)
+        return value
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

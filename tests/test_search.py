@@ -481,3 +481,42 @@ def test_sequence_length_is_capped_at_the_strided_length(tmp_path):
                             refit=False, verbose=0, random_state=0).fit(X, y)
     assert search.results_["sequence_length"].tolist() == [4]
     assert search.records_[0]["params"]["sequence_length"] == 4
+
+
+def test_random_state_zero_makes_the_search_reproducible(tmp_path, clf_data):
+    """Keras Tuner reads seed=0 as "no seed"; random_state=0 must still pin the trials."""
+    X, y = clf_data
+    space = {**TINY, "units": [2, 3, 4, 5, 6, 7, 8], "learning_rate": [0.01, 0.003, 0.001]}
+    runs = [
+        _search(tmp_path / str(i), space=space, max_trials=3, refit=False)  # random_state=0
+        .fit(X, y).results_[["units", "learning_rate"]].to_dict("records")
+        for i in range(2)
+    ]
+    assert runs[0] == runs[1]
+
+
+def test_history_objective_scores_the_weights_the_trial_kept(tmp_path, clf_data):
+    """Without early stopping the last epoch's weights are kept, so its val_loss counts."""
+    X, y = clf_data
+    space = {"units": 4, "epochs": 3, "batch_size": 16, "early_stopping": False,
+             "learning_rate": 0.05}
+    search = _search(tmp_path, space=space, max_trials=1, objective="val_loss",
+                     refit=False).fit(X, y)
+    record = search.records_[0]
+    assert record["score"] == pytest.approx(record["history"]["val_loss"][-1])
+
+
+def test_bool_choices_reach_the_estimator_as_bools(tmp_path, clf_data):
+    X, y = clf_data
+    search = _search(tmp_path, space={**TINY, "bidirectional": [False, True]}, max_trials=2,
+                     refit=False).fit(X, y)
+    assert (search.results_["status"] == "completed").all()
+    assert {type(v) for v in search.results_["bidirectional"]} <= {bool, np.bool_}
+
+
+def test_search_accepts_a_list_of_variable_length_sequences(tmp_path):
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(rng.randint(5, 12), 1)) for _ in range(30)]
+    y = np.arange(30) % 2
+    search = _search(tmp_path, max_trials=1, refit=False).fit(X, y)
+    assert search.results_["status"].tolist() == ["completed"]

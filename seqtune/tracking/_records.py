@@ -45,6 +45,8 @@ def dataset_fingerprint(X: Any, y: Any = None) -> dict[str, Any]:
     for name, arr in (("X", X), ("y", y)):
         if arr is None:
             continue
+        if isinstance(arr, (list, tuple)) and arr and len({np.shape(a) for a in arr}) > 1:
+            arr = np.array([None] + list(arr), dtype=object)[1:]  # ragged: keep one per row
         arr = np.asarray(arr)
         if arr.dtype == object:  # ragged input: hash each sequence
             parts = [np.ascontiguousarray(np.asarray(a)) for a in arr]
