@@ -60,9 +60,9 @@ class Benchmark:
 # (stride) matters more than depth, and with 40-50 training series a validation split is
 # too small to early-stop on, so epochs are fixed and early stopping is off. Learning
 # rates stop at 1e-3: at 3e-3 the training loss of these recurrent models climbs again
-# late in training, and since a trial's val_loss counts its best epoch while the refit
-# keeps the last one, the search kept picking 3e-3 and the refit scored 0.72-0.86 on
-# GunPoint (JAX run of 2026-11-22).
+# late in training. (Trials were then scored on their best epoch while the refit kept
+# the last one, so the search kept picking 3e-3 and the refit scored 0.72-0.86 on
+# GunPoint, JAX run of 2026-11-22; trials now score the epoch they keep.)
 BENCHMARKS = {
     "gunpoint": Benchmark(
         title="GunPoint",
