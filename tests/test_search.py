@@ -432,12 +432,11 @@ def test_search_logged_to_mlflow_and_resume_reattaches(tmp_path, clf_data):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     assert parents[0].data.params["tuner"] == "random"
     assert float(parents[0].data.metrics["best_score"]) == pytest.approx(first.best_score_)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)  # models:/ URIs resolve against the active store
-    try:
+    # models:/ URIs resolve against the environment's store. Setting MLflow's global
+    # tracking URI instead would leak into every later test of this process.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
         model = mlflow.pyfunc.load_model(first.best_model_uri_)
-    finally:
-        mlflow.set_tracking_uri(previous)
     np.testing.assert_array_equal(np.asarray(model.predict(X[:5])).ravel(), first.predict(X[:5]))
 
     tracked(3).fit(X, y)  # resume: same parent run, one new child, none duplicated
