@@ -41,19 +41,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.utils.validation import check_is_fitted  # noqa: E402
 
 from seqtune import SequenceClassifier  # noqa: E402
-from seqtune.datasets import load_gunpoint  # noqa: E402
-
-# Published test accuracies (see BENCHMARKS.md) and a hand-written BiLSTM measured on
-# the same 2-core CPU.
-REFERENCES = {
-    "1-NN DTW": 0.907,
-    "MLP (Fawaz et al. 2019)": 0.928,
-    "BiLSTM by hand (BENCHMARKS.md)": 0.927,
-    "ResNet (Fawaz et al. 2019)": 0.991,
-    "FCN (Fawaz et al. 2019)": 1.00,
-    "InceptionTime": 1.00,
-    "ROCKET": 1.00,
-}
+from seqtune.datasets import GUNPOINT_REFERENCES, load_gunpoint  # noqa: E402
 
 
 class SequenceScaler(TransformerMixin, BaseEstimator):
@@ -100,7 +88,7 @@ def main() -> None:
     print(f"Wall time (load + fit + score): {wall:.0f} s on {os.cpu_count()} CPU cores")
     print("\nGunPoint test accuracy (150 series)")
     print(f"  {'seqtune BiLSTM (this run)':<32} {accuracy:.3f}")
-    for name, score in REFERENCES.items():
+    for name, score in GUNPOINT_REFERENCES.items():
         print(f"  {name:<32} {score:.3f}")
 
 

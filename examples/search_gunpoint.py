@@ -34,19 +34,8 @@ if importlib.util.find_spec("seqtune") is None:  # running from a checkout, not 
 import pandas as pd  # noqa: E402
 
 from seqtune import SequenceClassifier, SequenceSearch  # noqa: E402
-from seqtune.datasets import load_gunpoint  # noqa: E402
+from seqtune.datasets import GUNPOINT_REFERENCES, load_gunpoint  # noqa: E402
 
-# Published test accuracies (see BENCHMARKS.md) and a hand-written BiLSTM measured on
-# the same 2-core CPU.
-REFERENCES = {
-    "1-NN DTW": 0.907,
-    "MLP (Fawaz et al. 2019)": 0.928,
-    "BiLSTM by hand (BENCHMARKS.md)": 0.927,
-    "ResNet (Fawaz et al. 2019)": 0.991,
-    "FCN (Fawaz et al. 2019)": 1.00,
-    "InceptionTime": 1.00,
-    "ROCKET": 1.00,
-}
 
 # A small space as a dict (the same form as the YAML files in search_spaces/). What
 # matters on GunPoint (BENCHMARKS.md): bidirectional layers, and how many steps the
@@ -107,7 +96,7 @@ def main() -> None:
 
     print("\nGunPoint test accuracy (150 series)")
     print(f"  {'seqtune search (this run)':<32} {accuracy:.3f}")
-    for name, score in REFERENCES.items():
+    for name, score in GUNPOINT_REFERENCES.items():
         print(f"  {name:<32} {score:.3f}")
     if search.best_model_uri_:
         print(f"\nBest model logged to MLflow: {search.best_model_uri_}")
