@@ -989,8 +989,6 @@ class SequenceSearch(BaseEstimator):
         project_dir: Path, project_name: str, fingerprint: dict, kt_tuner: Any,
         runner: _TrialRunner, tracker: _BackgroundTracker | None, device: str,
     ) -> "SequenceSearch":
-        import keras
-
         if tracker is not None:
             tracker.submit(
                 "start_search",
@@ -1006,7 +1004,8 @@ class SequenceSearch(BaseEstimator):
                     "estimator": type(self.estimator).__name__,
                     **{f"estimator.{k}": v for k, v in self.estimator.get_params().items()},
                 },
-                tags={"backend": keras.config.backend(), "device": device, "task": task},
+                # The tracker adds keras_backend itself; device here is the readable name.
+                tags={"device": device, "task": task},
                 space_yaml=space.to_yaml(),
                 fingerprint=fingerprint,
             )

@@ -33,7 +33,7 @@ from ._common import (
 )
 from ._model import _log_pyfunc_model
 from ._records import _log_record_run, _read_records
-from ._report import _leaderboard_csv, _render_plots
+from ._report import _leaderboard_csv, _render_plots, _warm_plotting
 
 class MlflowTracker:
     """Track a search in MLflow: a parent run, one child run per trial.
@@ -167,7 +167,8 @@ class MlflowTracker:
             self._parent_ok = False
             self._load_state()
             self._guarded(lambda: self._ensure_parent(mark_running=True), force=True)
-            return self._parent_run_id
+        _warm_plotting()
+        return self._parent_run_id
 
     def log_trial(self, record: Mapping[str, Any]) -> str | None:
         """Log one trial record as a child run of the parent; idempotent by ``trial_id``.
