@@ -71,6 +71,18 @@ class SequenceForecaster(BaseSequenceEstimator):
     loss : {"mse", "mae", "huber"}, default="mse"
         Training loss on the transformed series. "mae" trains for the median, which
         suits MAE/MASE-scored forecasts of series with outliers.
+    linear_skip : bool, default=False
+        Add a linear path from the flattened lookback window to the forecast, beside
+        the recurrent network (LSTNet's autoregressive "highway"): the network then
+        learns what a linear autoregression misses. Helps on short, nearly linear
+        series (macroeconomic growth rates). ``strategy="direct"`` only.
+    ensemble_size : int, default=1
+        Train this many independently initialised networks side by side in one Keras
+        model (one ``fit``, one batched predict) and average their forecasts: a deep
+        ensemble. On series of a few hundred steps a single network's forecast
+        varies a lot with its seed; averaging 5 removes most of that spread (see
+        ``benchmarks/forecast.py``). Training costs about ``ensemble_size`` times
+        as much. ``strategy="direct"`` only.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
     units : int, default=64
     n_layers : int, default=1
@@ -128,6 +140,8 @@ class SequenceForecaster(BaseSequenceEstimator):
         "difference": [Interval(Integral, 0, 2, closed="both")],
         "seasonal_difference": [Interval(Integral, 2, None, closed="left"), None],
         "loss": [StrOptions({"mse", "mae", "huber"})],
+        "linear_skip": ["boolean"],
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -141,6 +155,8 @@ class SequenceForecaster(BaseSequenceEstimator):
         difference: int = 1,
         seasonal_difference: int | None = None,
         loss: str = "mse",
+        linear_skip: bool = False,
+        ensemble_size: int = 1,
         cell: str = "lstm",
         units: int = 64,
         n_layers: int = 1,
@@ -165,6 +181,8 @@ class SequenceForecaster(BaseSequenceEstimator):
         self.difference = difference
         self.seasonal_difference = seasonal_difference
         self.loss = loss
+        self.linear_skip = linear_skip
+        self.ensemble_size = ensemble_size
         self.cell = cell
         self.units = units
         self.n_layers = n_layers
@@ -193,6 +211,18 @@ class SequenceForecaster(BaseSequenceEstimator):
                     f"(the number of {_MEANING[name]})."
                 )
         self._validate_hyperparams()
+        if self.strategy == "seq2seq":
+            given = {}
+            if self.linear_skip:
+                given["linear_skip"] = self.linear_skip
+            if self.ensemble_size != 1:
+                given["ensemble_size"] = self.ensemble_size
+            if given:
+                raise ValueError(
+                    f"{', '.join(f'{k}={v!r}' for k, v in given.items())} is only available with "
+                    "strategy='direct'; the seq2seq decoder has neither. Use strategy='direct' "
+                    "or leave linear_skip=False and ensemble_size=1."
+                )
 
     @property
     def _n_lost(self) -> int:
@@ -389,7 +419,8 @@ class SequenceForecaster(BaseSequenceEstimator):
             )
         return build_recurrent_model(
             n_timesteps=self.lookback, n_features=n_features,
-            n_outputs=self.horizon * self.n_targets_, head_activation=None, **common,
+            n_outputs=self.horizon * self.n_targets_, head_activation=None,
+            linear_skip=self.linear_skip, n_members=self.ensemble_size, **common,
         )
 
     # -- predict ------------------------------------------------------------------------
@@ -459,7 +490,9 @@ class SequenceForecaster(BaseSequenceEstimator):
             out = np.concatenate([
                 keras.ops.convert_to_numpy(self.model_(windows[i : i + 4096], training=False))
                 for i in range(0, len(windows), 4096)
-            ]).astype(float).reshape(len(origins), horizon, self.n_targets_)
+            ]).astype(float)
+            # An ensemble's output holds one block per member: average them.
+            out = out.reshape(len(origins), -1, horizon, self.n_targets_).mean(axis=1)
         if self.scaling == "window":
             out = out * std + mean
         tails = (

@@ -11,7 +11,7 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["CELLS", "PaddingMask", "build_recurrent_model", "recurrent_stack"]
+__all__ = ["CELLS", "MemberLoss", "PaddingMask", "build_recurrent_model", "recurrent_stack"]
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
 
@@ -34,6 +34,30 @@ class PaddingMask(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return ops.logical_not(ops.all(ops.isnan(inputs), axis=-1))
+
+
+@keras.saving.register_keras_serializable(package="seqtune")
+class MemberLoss(keras.losses.Loss):
+    """A loss for ``n_members`` models trained side by side in one Keras model.
+
+    The model's output concatenates the members' outputs, ``(batch, n_members *
+    n_outputs)``; the target ``(batch, n_outputs)`` is repeated for each member, so the
+    loss is the mean of the members' own losses. Each member's gradient depends only
+    on its own output: the members train independently (a deep ensemble), not as
+    one wider network fitted through their average.
+    """
+
+    def __init__(self, base: str = "mse", n_members: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = base
+        self.n_members = int(n_members)
+        self._fn = keras.losses.get(base)
+
+    def call(self, y_true, y_pred):
+        return self._fn(ops.tile(y_true, [1, self.n_members]), y_pred)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "base": self.base, "n_members": self.n_members}
 
 
 def recurrent_stack(
@@ -103,6 +127,8 @@ def build_recurrent_model(
     metrics: list[str] | None = None,
     learning_rate: float = 1e-3,
     clipnorm: float | None = 1.0,
+    linear_skip: bool = False,
+    n_members: int = 1,
 ) -> keras.Model:
     """Return a compiled recurrent model.
 
@@ -127,22 +153,51 @@ def build_recurrent_model(
         Adam's learning rate.
     clipnorm : float or None
         Gradient clipping by norm; None disables it.
+    linear_skip : bool
+        Add a linear map from the whole (flattened) input window to the output, in
+        parallel with the recurrent stack (LSTNet's autoregressive "highway"). The
+        network then learns what a linear autoregression of the window misses; on
+        short, nearly linear series (macroeconomic growth rates) this keeps the
+        model at least as good as a VAR. Needs a fixed ``n_timesteps`` and no mask.
+    n_members : int
+        Independently initialised copies of the whole network, trained side by side
+        with :class:`MemberLoss` (a deep ensemble). The output is their concatenation,
+        ``(batch, n_members * n_outputs)``: average the members' blocks to predict.
+        ``metrics`` are not supported with more than one member.
 
     Returns
     -------
     keras.Model
-        Input ``(batch, n_timesteps, n_features)``, output ``(batch, n_outputs)``.
+        Input ``(batch, n_timesteps, n_features)``, output ``(batch, n_outputs)``, or
+        ``(batch, n_members * n_outputs)`` with several members.
     """
+    if linear_skip and (masked or n_timesteps is None):
+        raise ValueError("linear_skip needs a fixed-length, unmasked input window.")
+    if n_members > 1 and metrics:
+        raise ValueError(f"metrics={metrics!r} cannot be computed on a {n_members}-member ensemble's output.")
     inputs = keras.Input(shape=(n_timesteps, n_features), name="sequences")
     x = PaddingMask(name="padding_mask")(inputs) if masked else inputs
-    x = recurrent_stack(
-        x, cell=cell, units=units, n_layers=n_layers, bidirectional=bidirectional,
-        dropout=dropout, recurrent_dropout=recurrent_dropout,
-    )
-    if dropout > 0:
-        x = keras.layers.Dropout(dropout, name="output_dropout")(x)
-    outputs = keras.layers.Dense(n_outputs, activation=head_activation, name="head")(x)
-    model = keras.Model(inputs, outputs, name=f"seqtune_{cell}")
+    outputs = []
+    for m in range(n_members):
+        # Member 0 keeps the single-model layer names, so one-member models are unchanged.
+        tag = "" if m == 0 else f"_m{m}"
+        h = recurrent_stack(
+            x, cell=cell, units=units, n_layers=n_layers, bidirectional=bidirectional,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, name=f"recurrent{tag}",
+        )
+        if dropout > 0:
+            h = keras.layers.Dropout(dropout, name=f"output_dropout{tag}")(h)
+        out = keras.layers.Dense(n_outputs, activation=head_activation, name=f"head{tag}")(h)
+        if linear_skip:
+            flat = keras.layers.Flatten(name=f"window_flat{tag}")(inputs)
+            out = keras.layers.Add(name=f"head_plus_linear{tag}")(
+                [out, keras.layers.Dense(n_outputs, name=f"linear_skip{tag}")(flat)]
+            )
+        outputs.append(out)
+    if n_members > 1:
+        outputs = [keras.layers.Concatenate(name="members")(outputs)]
+        loss = MemberLoss(loss, n_members)
+    model = keras.Model(inputs, outputs[0], name=f"seqtune_{cell}")
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics or [])
     return model

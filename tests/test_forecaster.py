@@ -83,6 +83,31 @@ def test_evaluate_short_continuation_scores_a_partial_horizon(fitted_direct):
     assert got["mae"] == pytest.approx(np.mean(np.abs(pred[:2] - y[140:142])), rel=1e-5)
 
 
+def test_ensemble_forecast_is_the_mean_of_its_members(tmp_path):
+    y = _sine(120)
+    f = SequenceForecaster(lookback=12, horizon=4, difference=0, scaling=None, ensemble_size=3,
+                           linear_skip=True, **TINY).fit(y)
+    assert f.model_.output_shape == (None, 12)
+    single = SequenceForecaster(lookback=12, horizon=4, difference=0, scaling=None,
+                                linear_skip=True, **TINY).fit(y)
+    assert f.n_params_ == 3 * single.n_params_
+    # Unscaled, undifferenced: the forecast is the raw output, averaged over members.
+    raw = f.model_.predict(y[-12:].reshape(1, 12, 1), verbose=0).reshape(3, 4)
+    assert not np.allclose(raw[0], raw[1])
+    np.testing.assert_allclose(f.predict(), raw.mean(axis=0), rtol=1e-5, atol=1e-6)
+    # The custom loss travels with the pickled model.
+    again = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(again.predict(), f.predict())
+
+
+@pytest.mark.parametrize("params", [dict(ensemble_size=3), dict(linear_skip=True)])
+def test_seq2seq_rejects_direct_only_options(params):
+    f = SequenceForecaster(lookback=6, horizon=2, strategy="seq2seq", **params, **TINY)
+    name, value = next(iter(params.items()))
+    with pytest.raises(ValueError, match=rf"{name}={value!r} is only available with strategy='direct'"):
+        f.fit(_sine(60))
+
+
 def test_pandas_in_pandas_out_with_future_index():
     idx = pd.period_range("2000-01", periods=80, freq="M")
     y = pd.Series(_sine(80), index=idx, name="load")

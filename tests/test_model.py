@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from seqtune.device import fused_kernel_eligible
-from seqtune.model import PaddingMask, build_recurrent_model
+from seqtune.model import MemberLoss, PaddingMask, build_recurrent_model
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -27,6 +27,50 @@ def test_clipnorm_and_learning_rate_reach_the_optimizer():
                                   learning_rate=0.05, clipnorm=0.5, units=2)
     assert model.optimizer.clipnorm == 0.5
     assert float(model.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("base", ["mse", "mae", "huber"])
+def test_member_loss_is_the_mean_of_each_members_own_loss(base):
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(size=(5, 2)).astype("float32")
+    y_pred = rng.normal(size=(5, 6)).astype("float32")  # 3 members x 2 outputs
+    fn = keras.losses.get(base)
+    per_member = [float(keras.ops.mean(fn(y_true, y_pred[:, 2 * m : 2 * m + 2]))) for m in range(3)]
+    got = float(MemberLoss(base, n_members=3)(y_true, y_pred))
+    assert got == pytest.approx(np.mean(per_member), rel=1e-5)
+    restored = MemberLoss.from_config(MemberLoss(base, n_members=3).get_config())
+    assert (restored.base, restored.n_members) == (base, 3)
+
+
+def test_ensemble_members_are_separate_networks_with_separate_gradients():
+    keras.utils.set_random_seed(0)
+    model = build_recurrent_model(n_timesteps=6, n_features=2, n_outputs=3, units=4, n_members=3,
+                                  linear_skip=True)
+    assert model.output_shape == (None, 9)
+    heads = [l.name for l in model.layers if l.name.startswith("head") and "plus" not in l.name]
+    assert heads == ["head", "head_m1", "head_m2"]
+    assert sorted(l.name for l in model.layers if l.name.startswith("linear_skip")) == [
+        "linear_skip", "linear_skip_m1", "linear_skip_m2"]
+    x = np.random.default_rng(1).normal(size=(4, 6, 2)).astype("float32")
+    out = model.predict(x, verbose=0).reshape(4, 3, 3)
+    assert not np.allclose(out[:, 0], out[:, 1])  # independently initialised
+    # Training only on member 1's target error moves nothing of member 0 or 2.
+    before = {l.name: [w.copy() for w in l.get_weights()] for l in model.layers}
+    y = out.mean(axis=1)
+    y_member1 = np.concatenate([out[:, 0], y, out[:, 2]], axis=1)
+    frozen = keras.Model(model.inputs, model.outputs)
+    frozen.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    frozen.train_on_batch(x, y_member1)
+    changed = {l.name for l in model.layers
+               if any(not np.array_equal(a, b) for a, b in zip(before[l.name], l.get_weights()))}
+    assert changed and all(name.endswith("_m1") or "_m1_" in name for name in changed), changed
+
+
+def test_linear_skip_is_a_linear_map_of_the_flattened_window():
+    model = build_recurrent_model(n_timesteps=5, n_features=2, n_outputs=3, units=2, linear_skip=True)
+    assert model.get_layer("linear_skip").kernel.shape == (10, 3)
+    with pytest.raises(ValueError, match="linear_skip needs a fixed-length, unmasked input window"):
+        build_recurrent_model(n_timesteps=None, n_features=2, n_outputs=3, linear_skip=True)
 
 
 def test_padding_mask_ignores_padded_steps():

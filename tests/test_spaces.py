@@ -54,7 +54,7 @@ class _FakeEstimator(BaseEstimator):
 
 def _estimator(task):
     extra = (
-        ["lookback", "horizon", "strategy"]
+        ["lookback", "horizon", "strategy", "linear_skip"]
         if task == "forecasting"
         else ["sequence_length", "stride"]
     )
