@@ -211,6 +211,14 @@ class SequenceForecaster(BaseSequenceEstimator):
                     f"(the number of {_MEANING[name]})."
                 )
         self._validate_hyperparams()
+        if self.scaling == "window" and self.lookback < 2:
+            # One step has no spread: every window would normalise to zeros and every
+            # forecast would collapse to the last value (the naive forecast).
+            raise ValueError(
+                f"scaling='window' needs lookback >= 2 (got lookback={self.lookback}): a "
+                "one-step window has no spread to standardise by. Use scaling='standard' "
+                "or a longer lookback."
+            )
         if self.strategy == "seq2seq":
             given = {}
             if self.linear_skip:

@@ -100,6 +100,12 @@ def test_ensemble_forecast_is_the_mean_of_its_members(tmp_path):
     np.testing.assert_array_equal(again.predict(), f.predict())
 
 
+def test_window_scaling_needs_a_window_with_spread():
+    f = SequenceForecaster(lookback=1, scaling="window", **TINY)
+    with pytest.raises(ValueError, match=r"scaling='window' needs lookback >= 2 \(got lookback=1\)"):
+        f.fit(_sine(60))
+
+
 @pytest.mark.parametrize("params", [dict(ensemble_size=3), dict(linear_skip=True)])
 def test_seq2seq_rejects_direct_only_options(params):
     f = SequenceForecaster(lookback=6, horizon=2, strategy="seq2seq", **params, **TINY)
