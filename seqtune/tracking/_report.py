@@ -83,7 +83,7 @@ def _learning_curves_figure(records: Sequence[Mapping[str, Any]], top: int = 5) 
     ax.set_ylabel("loss (dashed: train, solid: validation)")
     ax.set_title(f"Learning curves of the top {len(best)} trials")
     ax.legend(fontsize="small")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)  # cheaper than tight_layout
     return fig
 
 
@@ -108,14 +108,22 @@ def _score_vs_params_figure(records: Sequence[Mapping[str, Any]]) -> Any | None:
         if numeric:
             ax.scatter(values, scores)
             if min(values) > 0 and max(values) / min(values) >= 100:
+                from matplotlib.ticker import FuncFormatter, NullFormatter
+
                 ax.set_xscale("log")
+                # Plain "1e-05" labels: mathtext ones cost ~10x more to lay out.
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
         else:
             cats = sorted({_value(v) for v in values})
             ax.scatter([cats.index(_value(v)) for v in values], scores)
             ax.set_xticks(range(len(cats)), cats, rotation=30, fontsize="small")
         ax.set_xlabel(name)
         ax.set_ylabel(objective)
-    fig.tight_layout()
+    # Fixed margins instead of tight_layout, which measured every tick label again and
+    # cost more than drawing the figure (this runs at the end of every search).
+    fig.subplots_adjust(left=0.12 / cols + 0.02, right=0.98, bottom=0.2 / rows + 0.04,
+                        top=0.96, wspace=0.35, hspace=0.55)
     return fig
 
 
