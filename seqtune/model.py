@@ -156,9 +156,9 @@ def build_recurrent_model(
     linear_skip : bool
         Add a linear map from the whole (flattened) input window to the output, in
         parallel with the recurrent stack (LSTNet's autoregressive "highway"). The
-        network then learns what a linear autoregression of the window misses; on
-        short, nearly linear series (macroeconomic growth rates) this keeps the
-        model at least as good as a VAR. Needs a fixed ``n_timesteps`` and no mask.
+        network then learns what a linear autoregression of the window misses, and
+        the model can represent a VAR of order ``n_timesteps`` exactly, which helps
+        on short, nearly linear series. Needs a fixed ``n_timesteps`` and no mask.
     n_members : int
         Independently initialised copies of the whole network, trained side by side
         with :class:`MemberLoss` (a deep ensemble). The output is their concatenation,
