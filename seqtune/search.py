@@ -935,12 +935,16 @@ class SequenceSearch(BaseEstimator):
             lost = int(params.get("difference") or 0) + int(params.get("seasonal_difference") or 0)
             # At least one training window: lookback + horizon steps after differencing.
             max_lookback = max(1, _n_rows(data["y_train"]) - lost - data["horizon"])
-            space, messages = space.narrow(max_lookback=max_lookback)
+            drop = {}
+            if params.get("strategy") == "seq2seq" and "strategy" not in space:
+                # Every trial drawing linear_skip=True would fail: seq2seq has no linear path.
+                drop["linear_skip"] = "strategy='seq2seq' has no linear path"
+            space, messages = space.narrow(max_lookback=max_lookback, drop=drop)
         else:
             space, messages = space.narrow(max_sequence_length=_longest_sequence(X))
         if messages:
             warnings.warn(
-                "The search space asks for more than the data allows and was narrowed: "
+                "The search space asks for more than the data or the estimator allows and was narrowed: "
                 + "; ".join(messages),
                 UserWarning,
                 stacklevel=2,

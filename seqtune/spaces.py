@@ -471,13 +471,15 @@ class SearchSpace:
         return values
 
     def narrow(
-        self, *, max_sequence_length: int | None = None, max_lookback: int | None = None
+        self, *, max_sequence_length: int | None = None, max_lookback: int | None = None,
+        drop: Mapping[str, str] | None = None,
     ) -> tuple[SearchSpace, list[str]]:
-        """Cut values the data cannot support.
+        """Cut values the data (or the fixed estimator) cannot support.
 
         Values of ``sequence_length`` / ``lookback`` above the limit are removed and the
         limit itself is offered in their place, so the longest usable length stays a
-        candidate and no parameter is ever left empty.
+        candidate and no parameter is ever left empty. ``drop`` maps parameters that
+        cannot be searched at all to the reason (the estimator keeps its own value).
 
         Returns
         -------
@@ -500,6 +502,9 @@ class SearchSpace:
             if cut:
                 params[key] = new
                 messages.append(f"{key}: cut {cut} ({why.format(limit)}); now capped at {limit}")
+        for key, why in (drop or {}).items():
+            if params.pop(key, None) is not None:
+                messages.append(f"{key}: dropped ({why})")
         # Conditions that pointed at a removed value lose it; a child left with none is dropped.
         for name in self._order:
             dist = params.get(name)

@@ -393,6 +393,22 @@ def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, mon
     assert set(search.evaluate(y[-10:], y_history=y[:-10])) == {"mae", "rmse", "smape", "mase"}
 
 
+def test_seq2seq_forecaster_search_drops_linear_skip_instead_of_failing_trials(tmp_path):
+    from seqtune.forecaster import SequenceForecaster
+
+    y = np.sin(np.arange(80.0) / 5)
+    space = {"units": 4, "epochs": 1, "lookback": [4], "linear_skip": [False, True]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = _search(tmp_path, SequenceForecaster(horizon=2, strategy="seq2seq"), space=space,
+                         max_trials=2).fit(y)
+    narrowed = _user_warnings(caught, "narrowed")
+    assert len(narrowed) == 1
+    assert "linear_skip: dropped (strategy='seq2seq' has no linear path)" in str(narrowed[0].message)
+    assert "linear_skip" not in search.space_
+    assert all(r["status"] == "COMPLETED" for r in search.records_)
+
+
 @pytest.mark.parametrize("early_stopping", [True, False])
 def test_trial_score_is_the_kept_weights_validation_accuracy(tmp_path, clf_data, early_stopping):
     """The score read from the history equals scoring the fitted trial on X_val again."""

@@ -495,6 +495,13 @@ def test_narrow_drops_children_whose_condition_can_no_longer_hold():
     )
 
 
+def test_narrow_drops_named_parameters_with_the_reason():
+    space = load_space({"lookback": [4, 8], "linear_skip": {"type": "bool"}}, task="forecasting")
+    narrowed, messages = space.narrow(max_lookback=100, drop={"linear_skip": "no linear path", "units": "x"})
+    assert narrowed.names == ("lookback",)
+    assert messages == ["linear_skip: dropped (no linear path)"]  # absent names are not reported
+
+
 def test_narrow_rejects_a_bad_limit():
     with pytest.raises(ValueError, match=r"max_lookback must be a positive int, got 0"):
         load_space("quick", task="forecasting").narrow(max_lookback=0)
