@@ -343,11 +343,8 @@ class SequenceForecaster(BaseSequenceEstimator):
             # Hold out the most recent windows, in time order: shuffling would let the model
             # see the future of its validation targets.
             n_val = int(np.ceil(self.validation_fraction * n_total))
-            # Drop the horizon - 1 training windows just before the validation ones: their
-            # targets overlap the first validation targets, which would leak into early stopping.
-            gap = horizon - 1
-            if n_val >= 1 and n_total - n_val - gap >= 1:
-                train_starts, val_starts = train_starts[: n_total - n_val - gap], train_starts[-n_val:]
+            if 1 <= n_val < n_total:
+                train_starts, val_starts = train_starts[:-n_val], train_starts[-n_val:]
                 val_ds = WindowDataset(
                     z, x_t, lookback=lookback, horizon=horizon, strategy=self.strategy,
                     starts=val_starts, batch_size=max(self.batch_size, 256),

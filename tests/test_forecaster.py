@@ -100,28 +100,6 @@ def test_ensemble_forecast_is_the_mean_of_its_members(tmp_path):
     np.testing.assert_array_equal(again.predict(), f.predict())
 
 
-def test_early_stopping_split_leaves_no_target_overlap(monkeypatch):
-    import seqtune.forecaster as module
-
-    seen = []
-    original = module.WindowDataset
-
-    def spy(*args, **kwargs):
-        seen.append(np.asarray(kwargs["starts"]))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, "WindowDataset", spy)
-    lookback, horizon = 8, 5
-    SequenceForecaster(lookback=lookback, horizon=horizon, validation_fraction=0.2, **TINY).fit(_sine(120))
-    val, train = seen  # the validation windows are cut first
-    # Window s has targets s + lookback .. s + lookback + horizon - 1: no training target
-    # may fall on or after the first validation target.
-    assert train.max() + lookback + horizon - 1 < val.min() + lookback
-    n_steps = 120 - 1  # after the default first difference
-    assert val.max() == n_steps - lookback - horizon  # validation ends with the last window
-    assert len(train) == val.min() - (horizon - 1)  # only the overlapping windows are dropped
-
-
 def test_window_scaling_needs_a_window_with_spread():
     f = SequenceForecaster(lookback=1, scaling="window", **TINY)
     with pytest.raises(ValueError, match=r"scaling='window' needs lookback >= 2 \(got lookback=1\)"):
