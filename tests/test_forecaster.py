@@ -83,7 +83,7 @@ def test_evaluate_short_continuation_scores_a_partial_horizon(fitted_direct):
     assert got["mae"] == pytest.approx(np.mean(np.abs(pred[:2] - y[140:142])), rel=1e-5)
 
 
-def test_ensemble_forecast_is_the_mean_of_its_members(tmp_path):
+def test_ensemble_forecast_is_the_mean_of_its_members():
     y = _sine(120)
     f = SequenceForecaster(lookback=12, horizon=4, difference=0, scaling=None, ensemble_size=3,
                            linear_skip=True, **TINY).fit(y)
