@@ -11,7 +11,8 @@ Each set is run with default parameters and with a configuration chosen by
 validation continuation); the test part is never seen before the final score.
 References come from ``BENCHMARKS.md``. Run:
 
-    python benchmarks/forecast.py [--airline-trials 8] [--macro-trials 16] [--only airline|macrodata] [--seeds 1]
+    python benchmarks/forecast.py [--airline-trials 8] [--macro-trials 16] [--only airline|macrodata]
+                                  [--seeds 1] [--macro-validation 0.2]
 
 Wall times are for the whole fit (search included) on this machine.
 
