@@ -12,7 +12,7 @@ validation continuation); the test part is never seen before the final score.
 References come from ``BENCHMARKS.md``. Run:
 
     python benchmarks/forecast.py [--airline-trials 8] [--macro-trials 16] [--only airline|macrodata]
-                                  [--seeds 1] [--macro-validation 0.2]
+                                  [--seeds 1] [--first-seed 0] [--macro-validation 0.2]
 
 Wall times are for the whole fit (search included) on this machine.
 
@@ -115,7 +115,7 @@ def _search(estimator, y, space, trials, seed, objective, validation_fraction=0.
     return search
 
 
-def airline(trials: int, seeds: int) -> None:
+def airline(trials: int, seeds: range) -> None:
     from seqtune.backtest import forecast_metrics
     from seqtune.datasets import load_airline
     from seqtune.forecaster import SequenceForecaster
@@ -123,7 +123,7 @@ def airline(trials: int, seeds: int) -> None:
     y = load_airline()
     train, test = y.iloc[:-24], y.iloc[-24:]
     rows = []
-    for seed in range(seeds):
+    for seed in seeds:
         start = time.perf_counter()
         default = SequenceForecaster(horizon=24, random_state=seed).fit(train)
         m = forecast_metrics(test.to_numpy(), default.predict().to_numpy(), metrics=("mae", "smape"))
@@ -173,7 +173,7 @@ def var_references(growth, n_test: int = 40) -> list[tuple[str, float]]:
     return rows
 
 
-def macrodata(trials: int, seeds: int, validation_fraction: float = 0.2) -> None:
+def macrodata(trials: int, seeds: range, validation_fraction: float = 0.2) -> None:
     from seqtune.datasets import load_macrodata_growth
     from seqtune.forecaster import SequenceForecaster
 
@@ -181,7 +181,7 @@ def macrodata(trials: int, seeds: int, validation_fraction: float = 0.2) -> None
     train, test = g.iloc[:-40], g.iloc[-40:]
     references = [*MACRO_REFERENCES, *var_references(g)]
     rows = []
-    for seed in range(seeds):
+    for seed in seeds:
         start = time.perf_counter()
         default = SequenceForecaster(horizon=1, random_state=seed).fit(train)
         m = default.evaluate(test)
@@ -209,7 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--airline-trials", type=int, default=8, help="search trials on Airline")
     parser.add_argument("--macro-trials", type=int, default=16, help="search trials on Macrodata")
-    parser.add_argument("--seeds", type=int, default=1, help="repeat with seeds 0..n-1")
+    parser.add_argument("--seeds", type=int, default=1, help="repeat with n seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first of the seeds")
     parser.add_argument("--macro-validation", type=float, default=0.2,
                         help="fraction of Macrodata's training quarters the search validates on")
     parser.add_argument("--only", choices=["airline", "macrodata"], default=None)
@@ -217,11 +218,12 @@ def main() -> None:
     import keras
 
     print(f"keras {keras.__version__}, backend {keras.config.backend()}")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     start = time.perf_counter()
     if args.only in (None, "airline"):
-        airline(args.airline_trials, args.seeds)
+        airline(args.airline_trials, seeds)
     if args.only in (None, "macrodata"):
-        macrodata(args.macro_trials, args.seeds, args.macro_validation)
+        macrodata(args.macro_trials, seeds, args.macro_validation)
     print(f"\ntotal wall time: {time.perf_counter() - start:.0f} s on {os.cpu_count()} CPU cores")
 
 

@@ -495,10 +495,10 @@ class SequenceForecaster(BaseSequenceEstimator):
                 n_layers=self.n_layers, bidirectional=self.bidirectional, cell=self.cell,
             )
         else:
-            # Direct calls (not model.predict) avoid re-tracing a predict function for every
-            # new batch shape, which dominates the cost of the small calls made here.
+            # predict_on_batch runs the compiled predict step without model.predict's data
+            # pipeline: ~1 ms for one window where model(x) runs eagerly (40-150 ms).
             out = np.concatenate([
-                keras.ops.convert_to_numpy(self.model_(windows[i : i + 4096], training=False))
+                np.asarray(self.model_.predict_on_batch(windows[i : i + 4096].astype(np.float32)))
                 for i in range(0, len(windows), 4096)
             ]).astype(float)
             # An ensemble's output holds one block per member: average them.
