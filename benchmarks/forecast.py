@@ -25,7 +25,9 @@ searches use ``ensemble_size=5``):
   searches picked ``linear_skip=True`` (GRU/LSTM, lookback 24-36); the fourth did not
   and scored 17.1. The single 24-month validation window (one forecast origin) is the
   weak point of the selection. Before ``linear_skip`` and ``ensemble_size`` the same
-  protocol gave 10.5, 17.0, 17.7 and 21.8.
+  protocol gave 10.5, 17.0, 17.7 and 21.8. On TensorFlow, seeds 0-3: 21.5, 14.4,
+  10.6, 22.5 (mean 17.3, 440-480 s each): below Holt-Winters every time, level with
+  neuralforecast on one seed only.
 * Macrodata (measured 2026-11-23): defaults mean MASE 0.549-0.580 (2-7 s). Searched
   (16 trials, ~93 s): 0.505, 0.483, 0.480, 0.499 for seeds 0-3, mean 0.492, below
   VAR(1) (0.503) on average and on three seeds of four. TensorFlow, seeds 0-1: 0.507
