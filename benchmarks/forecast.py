@@ -27,9 +27,10 @@ searches use ``ensemble_size=5``):
   weak point of the selection. Seeds 4-7 (2026-11-23): 21.5, 8.2, 9.7, 18.9, so
   over eight seeds the mean is 13.9 and the median 12.9. Before ``linear_skip`` and
   ``ensemble_size`` the same protocol gave 10.5, 17.0, 17.7 and 21.8 for seeds 0-3.
-  On TensorFlow, seeds 0-3: 21.5, 14.4,
-  10.6, 22.5 (mean 17.3, 440-480 s each): below Holt-Winters every time, level with
-  neuralforecast on one seed only.
+  On TensorFlow, seeds 0-3: 21.5, 14.4, 10.6, 22.5 (mean 17.3, 440-480 s each):
+  below Holt-Winters every time, level with neuralforecast on one seed only.
+  Averaging the refitted top 2 or top 3 trials instead of taking the best (JAX, seeds
+  0-7) gave means of 13.6 and 15.0 against 13.9: no gain worth a feature.
 * Macrodata (measured 2026-11-23): defaults mean MASE 0.549-0.580 (2-7 s). Searched
   (16 trials, ~93 s): 0.505, 0.483, 0.480, 0.499 for seeds 0-3, mean 0.492, below
   VAR(1) (0.503) on average and on three seeds of four. TensorFlow, seeds 0-1: 0.507
