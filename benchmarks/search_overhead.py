@@ -4,8 +4,9 @@ Runs N trials (default 5, the size of the README's example search) of one fixed 
 model twice, with MLflow tracking off and on (a fresh sqlite store in a temporary
 directory), and prints:
 
-* the search's wall time (no refit unless ``--refit``) and the sum of the time each trial spent inside
-  ``model.fit`` (``fit_time_``), and their ratio (target: <= 1.05 with MLflow on);
+* the search's wall time (no refit unless ``--refit``) and the sum of the time each
+  trial spent inside ``model.fit`` (``fit_time_``), and their ratio (target: <= 1.05
+  with MLflow on);
 * the same search with tracking on vs off (target: logging adds <= 2 %), and how much of
   it is the fixed end-of-search cost (summary, leaderboard CSV and plots, about 0.2 s),
   which a search with ``refit=True`` (the default) overlaps with the refit;

@@ -80,10 +80,9 @@ class SequenceForecaster(BaseSequenceEstimator):
         Train this many independently initialised networks side by side in one Keras
         model (one ``fit``, one batched predict) and average their forecasts: a deep
         ensemble. On series of a few hundred steps a single network's forecast
-        varies a lot with its seed; averaging reduces that, though not to zero, as
-        the members share the batch order (Airline, ``linear_skip=True``, seeds
-        0-3 on JAX: MAE standard deviation 11.2 with one member, 1.9 with five; see
-        ``benchmarks/forecast.py``). Training costs about ``ensemble_size`` times
+        varies a lot with its seed; averaging reduces that, though not to zero
+        (Airline, ``linear_skip=True``, seeds 0-3 on JAX: MAE standard deviation
+        11.2 with one member, 1.9 with five; see ``benchmarks/forecast.py``). Training costs about ``ensemble_size`` times
         as much. ``strategy="direct"`` only.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
     units : int, default=64
