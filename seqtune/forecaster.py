@@ -82,8 +82,9 @@ class SequenceForecaster(BaseSequenceEstimator):
         ensemble. On series of a few hundred steps a single network's forecast
         varies a lot with its seed; averaging reduces that, though not to zero
         (Airline, ``linear_skip=True``, seeds 0-3 on JAX: MAE standard deviation
-        11.2 with one member, 1.9 with five; see ``benchmarks/forecast.py``). Training costs about ``ensemble_size`` times
-        as much. ``strategy="direct"`` only.
+        11.2 with one member, 1.9 with five; see ``benchmarks/forecast.py``).
+        Training costs about ``ensemble_size`` times as much. ``strategy="direct"``
+        only.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
     units : int, default=64
     n_layers : int, default=1
