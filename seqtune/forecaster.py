@@ -98,7 +98,13 @@ class SequenceForecaster(BaseSequenceEstimator):
     early_stopping : bool, default=True
         Stop when the validation loss stops improving (restoring the best weights).
         Validation windows are the continuation given as ``validation_data``, or else
-        the last ``validation_fraction`` of the training windows in time order.
+        the last ``validation_fraction`` of the training windows in time order. With
+        ``horizon > 1`` the first of those share target steps with the last training
+        windows, as with Keras's ``validation_split``, so the validation loss is
+        somewhat optimistic. A gap of ``horizon - 1`` windows would remove the overlap
+        but also the most recent training data: measured on Airline with defaults and
+        ``horizon=24`` (JAX, seeds 0-7), the mean MAE went from 28.8 to 54.8, so there
+        is none. Pass ``validation_data`` for a disjoint continuation.
     validation_fraction : float, default=0.1
     patience : int, default=20
     random_state : int, RandomState or None, default=None
