@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .device import fused_kernel_eligible
-from .model import CELLS, build_recurrent_model
+from .model import CELLS, build_recurrent_model, predict_in_batches
 from .sequences import apply_stride, max_length, pad_sequences
 from .validation import validate_sequences
 
@@ -234,8 +234,7 @@ class BaseSequenceEstimator(BaseEstimator):
         """Model output for X, as float64, shape (n_samples, n_outputs)."""
         check_is_fitted(self, "model_")
         x = self._prepare_X(X, reset=False)
-        out = self.model_.predict(x, batch_size=max(self.batch_size, 256), verbose=0)
-        return np.asarray(out, dtype=np.float64)
+        return predict_in_batches(self.model_, x, batch_size=max(self.batch_size, 256))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSequenceEstimator
 from .backtest import forecast_metrics
-from .model import build_recurrent_model
+from .model import build_recurrent_model, predict_in_batches
 from .preprocessing import SeriesTransformer
 from .seq2seq import build_seq2seq_model, decode_autoregressive
 from .windows import (
@@ -501,12 +501,7 @@ class SequenceForecaster(BaseSequenceEstimator):
                 n_layers=self.n_layers, bidirectional=self.bidirectional, cell=self.cell,
             )
         else:
-            # predict_on_batch runs the compiled predict step without model.predict's data
-            # pipeline: ~1 ms for one window where model(x) runs eagerly (40-150 ms).
-            out = np.concatenate([
-                np.asarray(self.model_.predict_on_batch(windows[i : i + 4096].astype(np.float32)))
-                for i in range(0, len(windows), 4096)
-            ]).astype(float)
+            out = predict_in_batches(self.model_, windows, batch_size=4096)
             # An ensemble's output holds one block per member: average them.
             out = out.reshape(len(origins), -1, horizon, self.n_targets_).mean(axis=1)
         if self.scaling == "window":

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
-__all__ = ["CELLS", "MemberLoss", "PaddingMask", "build_recurrent_model", "recurrent_stack"]
+__all__ = ["CELLS", "MemberLoss", "PaddingMask", "build_recurrent_model", "predict_in_batches", "recurrent_stack"]
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
 
@@ -201,3 +202,29 @@ def build_recurrent_model(
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics or [])
     return model
+
+
+def predict_in_batches(model: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Run a compiled model on ``x`` in batches, without ``model.predict``'s data pipeline.
+
+    ``predict_on_batch`` calls the compiled predict step directly: about 1 ms for a
+    handful of samples, where ``model.predict`` costs 40-60 ms of fixed overhead on
+    TensorFlow. That matters for the forecaster's rolling evaluation and for any
+    caller that predicts a few samples at a time.
+
+    Parameters
+    ----------
+    model : keras.Model
+    x : ndarray of shape (n_samples, n_timesteps, n_features)
+    batch_size : int
+        Samples per call; bounds the memory of one call.
+
+    Returns
+    -------
+    ndarray of float64 of shape (n_samples, n_outputs)
+    """
+    x = np.asarray(x, dtype=np.float32)
+    return np.concatenate([
+        np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float64)
+        for i in range(0, len(x), batch_size)
+    ])

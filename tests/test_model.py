@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from seqtune.device import fused_kernel_eligible
-from seqtune.model import MemberLoss, PaddingMask, build_recurrent_model
+from seqtune.model import MemberLoss, PaddingMask, build_recurrent_model, predict_in_batches
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -20,6 +20,15 @@ def test_model_shapes_and_depth(cell, bidirectional):
     recurrent = [l for l in model.layers if isinstance(l, (keras.layers.RNN, keras.layers.Bidirectional))]
     assert len(recurrent) == 2
     assert isinstance(recurrent[0], keras.layers.Bidirectional) == bidirectional
+
+
+def test_predict_in_batches_matches_model_predict_across_batch_boundaries():
+    model = build_recurrent_model(n_timesteps=6, n_features=2, n_outputs=3, units=4)
+    x = np.random.default_rng(0).normal(size=(7, 6, 2))  # float64 in: cast for the model
+    expected = model.predict(x.astype(np.float32), verbose=0)
+    got = predict_in_batches(model, x, batch_size=3)  # batches of 3, 3 and 1
+    assert got.shape == (7, 3) and got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_clipnorm_and_learning_rate_reach_the_optimizer():
