@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import sys
 import time
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -214,10 +215,13 @@ class BaseSequenceEstimator(BaseEstimator):
         # A PyDataset batches and shuffles itself; Keras rejects these arguments for it.
         batching = {} if isinstance(x, keras.utils.PyDataset) else dict(
             batch_size=self.batch_size, shuffle=True)
+        # Read back by SequenceSearch for the trial's record.
+        self._initial_epoch = initial_epoch = self._load_warm_start(model)
         start = time.perf_counter()
         history = model.fit(
             x, y, sample_weight=sample_weight, validation_data=validation_data,
-            epochs=self.epochs, callbacks=all_callbacks, verbose=self.verbose, **batching,
+            epochs=self.epochs, initial_epoch=initial_epoch, callbacks=all_callbacks,
+            verbose=self.verbose, **batching,
         )
         self.fit_time_ = time.perf_counter() - start
         self.model_ = model
@@ -229,6 +233,33 @@ class BaseSequenceEstimator(BaseEstimator):
         )
         _notify_tracking(self)
         return self
+
+    def _load_warm_start(self, model: keras.Model) -> int:
+        """Start from an earlier trial's weights when a Hyperband search asks for it.
+
+        ``SequenceSearch`` sets ``_warm_start = (weights_path, initial_epoch)`` on the
+        clone of a promoted Hyperband trial, so that it trains on from where its parent
+        stopped (as Keras Tuner's own Hyperband does) instead of from scratch. It is
+        consumed here: a refit of the same estimator starts fresh. Returns the epoch to
+        start counting from; 0 (a fresh start, with a warning) when the weights do not
+        load.
+        """
+        warm = self.__dict__.pop("_warm_start", None)
+        if warm is None:
+            return 0
+        path, initial_epoch = warm
+        try:
+            # Built first, the optimizer takes back its saved state (Adam's moments) too.
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file
+            warnings.warn(
+                f"Could not start from the earlier trial's weights {path} ({exc}); "
+                f"training from scratch for all {self.epochs} epochs.",
+                UserWarning, stacklevel=3,
+            )
+            return 0
+        return int(initial_epoch)
 
     def _predict_raw(self, X: Any) -> np.ndarray:
         """Model output for X, as float64, shape (n_samples, n_outputs)."""

@@ -55,6 +55,8 @@ __all__ = ["SequenceSearch", "read_trial_records", "RECORD_FILENAME"]
 
 #: Name of the per-trial record file, next to Keras Tuner's ``trial.json``.
 RECORD_FILENAME = "seqtune_record.json"
+# Hyperband only: a completed trial's weights, which the trial that continues it loads.
+WEIGHTS_FILENAME = "seqtune_trial.weights.h5"
 # The search's own metadata (fingerprint, space, tuner) in the project directory.
 _STATE_FILENAME = "seqtune_search.json"
 
@@ -468,14 +470,20 @@ class _TrialRunner:
             # tenth trial pays for one; Python's own collector handles the rest.
             keras.backend.clear_session(free_memory=len(self.records) % 10 == 9)
             estimator = clone(self.estimator).set_params(**params)
+            parent = self._continue_parent(trial, tuner, estimator)
             self._fit(estimator, callbacks)
             value, metrics = self._evaluate(estimator)
             record.update(self._fit_fields(estimator))
             record.update(
+                initial_epoch=getattr(estimator, "_initial_epoch", 0),
                 status="PRUNED" if deadline_cb.cut else "COMPLETED",
                 score=value,
                 metrics=metrics,
             )
+            if record["initial_epoch"]:
+                record["tags"]["continued_from"] = parent
+            if self.hyperband and record["status"] == "COMPLETED":
+                estimator.model_.save_weights(trial_dir / WEIGHTS_FILENAME)
         except (kt.errors.FatalError, ImportError) as exc:
             # Configuration or environment problems fail every trial: stop at once.
             record.update(status="FAILED", error=traceback.format_exc())
@@ -497,6 +505,25 @@ class _TrialRunner:
             raise kt.errors.FailedTrialError(f"{type(exc).__name__}: {exc}") from exc
         self._finish(record, record_path, started=started)
         return {self.objective.name: value}
+
+    def _continue_parent(self, trial: Any, tuner: Any, estimator: Any) -> str | None:
+        """Hyperband: let a promoted trial train on from its parent's weights.
+
+        Keras Tuner's Hyperband gives a promoted configuration the parent's id
+        (``tuner/trial_id``) and the epoch it reached (``tuner/initial_epoch``). The
+        estimator then loads the parent's saved weights and runs only the remaining
+        epochs; without them (a parent from before an upgrade, or whose file is gone)
+        it trains from scratch for the whole budget. Returns the parent's trial id.
+        """
+        values = trial.hyperparameters.values
+        parent = values.get("tuner/trial_id")
+        if not self.hyperband or parent is None:
+            return None
+        path = Path(tuner.get_trial_dir(parent)) / WEIGHTS_FILENAME
+        if not path.is_file():
+            return None
+        estimator._warm_start = (str(path), int(values.get("tuner/initial_epoch", 0)))
+        return str(parent)
 
     def _fit(self, estimator: Any, callbacks: list) -> None:
         d = self.data
@@ -561,6 +588,7 @@ class _TrialRunner:
             "objective": {"name": self.objective.name, "direction": self.objective.direction},
             "history": {},
             "epochs_run": 0,
+            "initial_epoch": 0,  # > 0: a Hyperband trial that went on from its parent's weights
             "duration_s": None,
             "seconds_per_epoch": None,
             "n_params": None,
@@ -703,8 +731,9 @@ class SequenceSearch(BaseEstimator):
     tuner : {"bayesian", "random", "hyperband"}, default="bayesian"
         Keras Tuner oracle. With "hyperband" the trial's ``epochs`` come from the
         oracle's budget (up to the space's fixed ``epochs``, else the estimator's);
-        a promoted configuration trains again from scratch for its larger budget
-        (seqtune keeps no per-trial checkpoints).
+        a promoted configuration loads the weights its earlier trial ended with and
+        trains only the remaining epochs, as in Keras Tuner's own Hyperband (its
+        record has ``initial_epoch`` and the tag ``continued_from``).
     max_trials : int, default=10
         Total number of trials, counting those of earlier (resumed) runs.
     time_budget : float, default=None

@@ -211,7 +211,41 @@ def test_hyperband_uses_its_epoch_budget(tmp_path, clf_data):
     assert set(search.results_["status"]) == {"completed"}
     for record in search.records_:
         assert 1 <= record["params"]["epochs"] <= 3
-        assert record["epochs_run"] == record["params"]["epochs"]
+        assert record["epochs_run"] == record["params"]["epochs"] - record["initial_epoch"]
+
+
+@pytest.mark.slow
+def test_hyperband_promoted_trial_trains_on_from_its_parents_weights(tmp_path, clf_data):
+    X, y = clf_data
+    # max_epochs=3, factor 3: three 1-epoch trials, then the best goes on to 3 epochs.
+    space = {"units": 4, "batch_size": 16, "epochs": 3, "patience": 5, "cell": ["lstm", "gru"],
+             "learning_rate": [0.01, 0.003, 0.001]}
+    search = _search(tmp_path, tuner="hyperband", space=space, max_trials=4).fit(X, y)
+    records = {r["trial_id"]: r for r in search.records_}
+    continued = [r for r in records.values() if "continued_from" in r["tags"]]
+    assert len(continued) == 1
+    child = continued[0]
+    parent = records[child["tags"]["continued_from"]]
+    assert parent["score"] == max(r["score"] for r in records.values() if r is not child)
+    assert {**parent["params"], "epochs": 3} == child["params"]
+    assert (parent["initial_epoch"], parent["epochs_run"]) == (0, 1)
+    # Only the two remaining epochs run, numbered on from the parent's.
+    assert (child["initial_epoch"], child["epochs_run"]) == (1, 2)
+    # Same seed and configuration: a fresh start would repeat the parent's first loss.
+    assert child["history"]["loss"][0] < parent["history"]["loss"][0]
+    weights = list((tmp_path / "search").rglob(f"trial_{parent['trial_id']}/seqtune_trial.weights.h5"))
+    assert len(weights) == 1
+
+
+def test_unloadable_warm_start_weights_warn_and_train_from_scratch(tmp_path, clf_data):
+    X, y = clf_data
+    clf = SequenceClassifier(units=4, epochs=2, batch_size=16, early_stopping=False, random_state=0)
+    clf._warm_start = (str(tmp_path / "missing.weights.h5"), 1)
+    with pytest.warns(UserWarning, match=r"missing\.weights\.h5.*training from scratch for all 2 epochs"):
+        clf.fit(X, y)
+    assert clf.n_epochs_ == 2 and not hasattr(clf, "_warm_start")
+    clf.fit(X, y)  # consumed: a second fit starts fresh without a warning
+    assert clf.n_epochs_ == 2
 
 
 @pytest.mark.parametrize(

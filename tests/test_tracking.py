@@ -131,6 +131,15 @@ def test_parent_and_child_runs_hold_the_record(store, tmp_path):
     assert "score" not in failed.data.metrics
 
 
+def test_a_continued_hyperband_trial_numbers_its_epochs_on_from_its_parent():
+    from seqtune.tracking._records import _record_metrics
+
+    record = {**make_record(1, epochs=2), "initial_epoch": 3}
+    loss = [m for m in _record_metrics(record) if m.key == "loss"]
+    assert [m.step for m in loss] == [3, 4]
+    assert [m.value for m in loss] == pytest.approx(record["history"]["loss"])
+
+
 @pytest.mark.parametrize("background", [True, False])
 def test_log_trial_is_idempotent_and_skips_running_records(store, tmp_path, background):
     tracker = MlflowTracker(store, "exp", background=background)

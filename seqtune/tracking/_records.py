@@ -94,7 +94,11 @@ def _record_times(record: Mapping[str, Any]) -> tuple[float | None, float | None
 
 
 def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
-    """Per-epoch history (step = 0-based epoch) plus the trial's summary metrics."""
+    """Per-epoch history (step = 0-based epoch) plus the trial's summary metrics.
+
+    A Hyperband trial that went on from its parent's weights starts at its
+    ``initial_epoch``, so its curve continues the parent's in the MLflow UI.
+    """
     from mlflow.entities import Metric
 
     started, ended = _record_times(record)
@@ -106,12 +110,13 @@ def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
     else:
         per_epoch = 0.0
     base = float(started) if started is not None else time.time()
+    first = int(record.get("initial_epoch") or 0)
     metrics = []
     for name, values in history.items():
-        for step, raw in enumerate(values or ()):
+        for i, raw in enumerate(values or ()):
             value = _finite_float(raw)
             if value is not None:
-                metrics.append(Metric(_key(name), value, _ms(base + per_epoch * (step + 1)), step))
+                metrics.append(Metric(_key(name), value, _ms(base + per_epoch * (i + 1)), first + i))
     end_ms = _ms(ended if ended is not None else None)
     summary = {
         _objective_name(record): record.get("score"),
