@@ -3,32 +3,31 @@
 ``BaseSequenceEstimator`` stores the recurrent hyperparameters and runs one fit loop,
 :meth:`BaseSequenceEstimator._fit_keras`, that seeds Keras, builds the model with
 :func:`seqtune.model.build_recurrent_model`, wires early stopping and extra callbacks,
-and sets the fitted attributes that the search and the tracking read.
+sets the documented fitted attributes, and tells :mod:`seqtune.listeners` that a fit
+ended. An estimator knows nothing of the search or the tracking that may use it.
 """
 
 from __future__ import annotations
 
-import difflib
-import sys
 import time
-import warnings
 from numbers import Integral, Real
 from typing import Any
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from .device import fused_kernel_eligible
+from .listeners import notify_fit
 from .model import CELLS, build_recurrent_model, predict_in_batches
 from .sequences import apply_stride, max_length, pad_sequences
-from .validation import validate_sequences
+from .splits import holdout_split
+from .validation import check_params, did_you_mean, validate_sequences
 
-__all__ = ["BaseSequenceEstimator", "fit_record"]
+__all__ = ["BaseSequenceEstimator"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -61,15 +60,8 @@ class BaseSequenceEstimator(BaseEstimator):
     # -- parameters ---------------------------------------------------------------------
 
     def _validate_hyperparams(self) -> None:
-        """Check every parameter against ``_parameter_constraints``, with a hint for cell."""
-        if isinstance(self.cell, str) and self.cell not in CELLS:
-            close = difflib.get_close_matches(self.cell, list(CELLS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"cell={self.cell!r} is not a recurrent cell; expected one of "
-                f"{sorted(CELLS)}.{hint}"
-            )
-        self._validate_params()
+        """Check every parameter against ``_parameter_constraints`` (see ``check_params``)."""
+        check_params(self)
 
     def set_params(self, **params: Any):
         """Set parameters; an unknown name raises with a "did you mean" hint."""
@@ -77,8 +69,8 @@ class BaseSequenceEstimator(BaseEstimator):
         for key in params:
             name = key.split("__", 1)[0]
             if name not in valid:
-                close = difflib.get_close_matches(name, list(valid), n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
+                close = did_you_mean(name, valid)
+                hint = f" Did you mean {close!r}?" if close else ""
                 raise ValueError(
                     f"Invalid parameter {name!r} for estimator {type(self).__name__}.{hint}"
                     f" Valid parameters are: {sorted(valid)!r}."
@@ -207,59 +199,34 @@ class BaseSequenceEstimator(BaseEstimator):
             As for :meth:`_fit_keras`; ``validation_data`` may also be a PyDataset.
         """
         all_callbacks = list(callbacks or [])
+        early_stopping = None
         if self.early_stopping:
-            all_callbacks.append(keras.callbacks.EarlyStopping(
+            early_stopping = keras.callbacks.EarlyStopping(
                 monitor="val_loss" if validation_data is not None else "loss",
                 patience=self.patience, restore_best_weights=True,
-            ))
+            )
+            all_callbacks.append(early_stopping)
         # A PyDataset batches and shuffles itself; Keras rejects these arguments for it.
         batching = {} if isinstance(x, keras.utils.PyDataset) else dict(
             batch_size=self.batch_size, shuffle=True)
-        # Read back by SequenceSearch for the trial's record.
-        self._initial_epoch = initial_epoch = self._load_warm_start(model)
         start = time.perf_counter()
         history = model.fit(
             x, y, sample_weight=sample_weight, validation_data=validation_data,
-            epochs=self.epochs, initial_epoch=initial_epoch, callbacks=all_callbacks,
-            verbose=self.verbose, **batching,
+            epochs=self.epochs, callbacks=all_callbacks, verbose=self.verbose, **batching,
         )
         self.fit_time_ = time.perf_counter() - start
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.n_epochs_ = len(history.epoch)
+        # Keras restores the best epoch's weights whenever early stopping saw one.
+        restored = early_stopping is not None and early_stopping.best_weights is not None
+        self.best_epoch_ = int(early_stopping.best_epoch) if restored else self.n_epochs_ - 1
         self.n_params_ = int(model.count_params())
         self.fused_kernel_ = fused_kernel_eligible(
             self.cell, recurrent_dropout=self.recurrent_dropout, masked=masked
         )
-        _notify_tracking(self)
+        notify_fit(self)
         return self
-
-    def _load_warm_start(self, model: keras.Model) -> int:
-        """Start from an earlier trial's weights when a Hyperband search asks for it.
-
-        ``SequenceSearch`` sets ``_warm_start = (weights_path, initial_epoch)`` on the
-        clone of a promoted Hyperband trial, so that it trains on from where its parent
-        stopped (as Keras Tuner's own Hyperband does) instead of from scratch. It is
-        consumed here: a refit of the same estimator starts fresh. Returns the epoch to
-        start counting from; 0 (a fresh start, with a warning) when the weights do not
-        load.
-        """
-        warm = self.__dict__.pop("_warm_start", None)
-        if warm is None:
-            return 0
-        path, initial_epoch = warm
-        try:
-            # Built first, the optimizer takes back its saved state (Adam's moments) too.
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable or mismatched file
-            warnings.warn(
-                f"Could not start from the earlier trial's weights {path} ({exc}); "
-                f"training from scratch for all {self.epochs} epochs.",
-                UserWarning, stacklevel=3,
-            )
-            return 0
-        return int(initial_epoch)
 
     def _predict_raw(self, X: Any) -> np.ndarray:
         """Model output for X, as float64, shape (n_samples, n_outputs)."""
@@ -283,68 +250,9 @@ def _split_validation(x, y, sample_weight, fraction, stratify, seed):
     n_val = int(np.ceil(fraction * n))
     if n_val < 1 or n - n_val < 1:
         return x, y, sample_weight, None
-    idx = np.arange(n)
-    try:
-        train, val = train_test_split(idx, test_size=n_val, stratify=stratify, random_state=seed)
-    except ValueError:  # too few members of a class to stratify: fall back to a plain split
-        train, val = train_test_split(idx, test_size=n_val, random_state=seed)
+    # A class too small to stratify falls back to a plain split: early stopping only.
+    train, val, _ = holdout_split(n, fraction, stratify=stratify, random_state=seed)
     train, val = np.sort(train), np.sort(val)
     sw_train = None if sample_weight is None else sample_weight[train]
     val_data = (x[val], y[val]) if sample_weight is None else (x[val], y[val], sample_weight[val])
     return x[train], y[train], sw_train, val_data
-
-
-def _notify_tracking(estimator: BaseSequenceEstimator) -> None:
-    # Only an imported seqtune.tracking can have an active ``track_fit`` context, so
-    # plain fits never pay for importing MLflow.
-    tracking = sys.modules.get("seqtune.tracking")
-    if tracking is not None and hasattr(tracking, "_notify_fit"):
-        tracking._notify_fit(estimator)
-
-
-def fit_record(estimator: BaseSequenceEstimator, **fields: Any) -> dict:
-    """Describe a fitted estimator as a trial record (see DESIGN.md).
-
-    Parameters
-    ----------
-    estimator : fitted seqtune estimator
-    **fields
-        Record fields to set or override, e.g. ``trial_id``, ``score``, ``status``.
-
-    Returns
-    -------
-    dict
-        JSON-serialisable.
-    """
-    check_is_fitted(estimator, "model_")
-    params = {
-        k: (v if isinstance(v, (str, int, float, bool, type(None))) else repr(v))
-        for k, v in estimator.get_params(deep=False).items()
-    }
-    n_epochs = max(estimator.n_epochs_, 1)
-    record = {
-        "trial_id": None,
-        "number": None,
-        "status": "COMPLETED",
-        "params": params,
-        "score": None,
-        "objective": None,
-        "history": estimator.history_,
-        "epochs_run": estimator.n_epochs_,
-        "duration_s": estimator.fit_time_,
-        "seconds_per_epoch": estimator.fit_time_ / n_epochs,
-        "n_params": estimator.n_params_,
-        "fused_kernel": bool(estimator.fused_kernel_),
-        "error": None,
-        "tags": {
-            "cell": estimator.cell,
-            "bidirectional": bool(estimator.bidirectional),
-            "n_layers": int(estimator.n_layers),
-            "estimator": type(estimator).__name__,
-            "backend": keras.config.backend(),
-        },
-        "started_at": None,
-        "ended_at": time.time(),
-    }
-    record.update(fields)
-    return record

@@ -83,6 +83,9 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
     n_epochs_, n_params_, fit_time_, fused_kernel_
         Epochs run, trainable parameter count, fit seconds, and whether Keras can use
         the fused cuDNN kernel for this configuration on this device.
+    best_epoch_ : int
+        0-based index into ``history_`` of the epoch whose weights the model holds: the
+        best ``val_loss`` epoch with early stopping (Keras restores it), else the last.
 
     Examples
     --------

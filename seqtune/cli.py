@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from seqtune.spaces import TASKS as _TASKS
+
 __all__ = ["main", "build_parser", "load_data"]
 
-_TASKS = ("classification", "regression", "forecasting")
 _HOLDOUT = {"airline": 24, "macrodata_growth": 40}
 
 
@@ -278,9 +279,11 @@ def _duration(seconds: float) -> str:
 def _leaderboard(console: Any, search: Any, top: int) -> None:
     from rich.table import Table
 
+    from seqtune.records import leaderboard
+
     results = search.results_
     direction = search.objective_["direction"]
-    ranked = results.sort_values("score", ascending=direction == "min", na_position="last").head(top)
+    ranked = leaderboard(search.records_, direction).head(top)
     fixed = {"trial_id", "score", "status", "duration_s", "epochs_run", "n_params",
              "seconds_per_epoch", "fused_kernel", "error"}
     params = [c for c in results.columns if c not in fixed and results[c].nunique(dropna=True) > 1]

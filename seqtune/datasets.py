@@ -197,10 +197,10 @@ def load_dataset(name: str) -> Any:
     key = _normalise_name(name)
     key = _ALIASES.get(key, key)
     if key not in DATASETS:
-        import difflib
+        from .validation import did_you_mean
 
-        close = difflib.get_close_matches(key, list(DATASETS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        close = did_you_mean(key, DATASETS)
+        hint = f" Did you mean {close!r}?" if close else ""
         raise ValueError(
             f"Unknown data set name={name!r}; expected one of {sorted(DATASETS)}.{hint}"
         )

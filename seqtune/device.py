@@ -1,20 +1,23 @@
 """Which device trains, and whether Keras can use its fused cuDNN recurrent kernel.
 
-The decision is a pure function so that it can be tested on a CPU-only machine.
+The one place that asks a backend about its devices. Keras is imported only when a
+question needs it, so that ``seqtune sync`` and ``seqtune --help`` never start a backend.
+The fused-kernel decision is a pure function, testable on a CPU-only machine.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 
-import keras
-
-__all__ = ["has_gpu", "device_name", "fused_kernel_eligible"]
+__all__ = ["backend_and_device", "device_name", "fused_kernel_eligible", "has_gpu"]
 
 
 @functools.cache
 def has_gpu() -> bool:
     """True when the active Keras backend sees a GPU."""
+    import keras
+
     backend = keras.config.backend()
     try:
         if backend == "tensorflow":
@@ -37,6 +40,19 @@ def has_gpu() -> bool:
 def device_name() -> str:
     """"gpu" or "cpu", as the active backend would train."""
     return "gpu" if has_gpu() else "cpu"
+
+
+def backend_and_device() -> dict[str, str]:
+    """``{"keras_backend": ..., "device": "cpu" | "gpu"}`` for run tags.
+
+    Empty when Keras was never imported in this process (``seqtune sync`` logging
+    records of a search that may have run elsewhere): nothing is started to answer.
+    """
+    if "keras" not in sys.modules:
+        return {}
+    import keras
+
+    return {"keras_backend": keras.config.backend(), "device": device_name()}
 
 
 def fused_kernel_eligible(
@@ -68,7 +84,10 @@ def fused_kernel_eligible(
     -------
     bool
     """
-    backend = backend or keras.config.backend()
+    if backend is None:
+        import keras
+
+        backend = keras.config.backend()
     gpu = has_gpu() if gpu is None else gpu
     if not gpu or cell not in ("lstm", "gru") or recurrent_dropout > 0:
         return False

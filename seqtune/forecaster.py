@@ -22,8 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseSequenceEstimator
 from .backtest import forecast_metrics
 from .model import build_recurrent_model, predict_in_batches
-from .preprocessing import SeriesTransformer
+from .preprocessing import SeriesTransformer, future_index
 from .seq2seq import build_seq2seq_model, decode_autoregressive
+from .splits import tail_split
+from .validation import check_exog, check_exog_presence, check_series
 from .windows import (
     STRATEGIES,
     WindowDataset,
@@ -63,9 +65,8 @@ class SequenceForecaster(BaseSequenceEstimator):
     difference : int, default=1
         Plain differences taken before scaling (0, 1 or 2). With the default 1 the model
         forecasts changes rather than levels, so it can follow a trend beyond the range
-        it was trained on (a scaled level model cannot); on the Airline and Macrodata
-        benchmarks 1 beats 0 (MAE 32.9 vs 85.1, MASE 0.553 vs 0.665). Set 0 for
-        series without trend or level shifts.
+        it was trained on (a scaled level model cannot). Set 0 for series without trend
+        or level shifts, such as growth rates.
     seasonal_difference : int or None, default=None
         Period ``m`` of one seasonal difference (e.g. 12 for monthly data).
     loss : {"mse", "mae", "huber"}, default="mse"
@@ -80,11 +81,9 @@ class SequenceForecaster(BaseSequenceEstimator):
         Train this many independently initialised networks side by side in one Keras
         model (one ``fit``, one batched predict) and average their forecasts: a deep
         ensemble. On series of a few hundred steps a single network's forecast
-        varies a lot with its seed; averaging reduces that, though not to zero
-        (Airline, ``linear_skip=True``, seeds 0-3 on JAX: MAE standard deviation
-        11.2 with one member, 1.9 with five; see ``benchmarks/forecast.py``).
-        Training costs about ``ensemble_size`` times as much. ``strategy="direct"``
-        only.
+        varies a lot with its seed; averaging narrows that (figures in
+        ``benchmarks/README.md``). Training costs about ``ensemble_size`` times as
+        much. ``strategy="direct"`` only.
     cell : {"lstm", "gru", "rnn"}, default="lstm"
     units : int, default=64
     n_layers : int, default=1
@@ -102,9 +101,8 @@ class SequenceForecaster(BaseSequenceEstimator):
         ``horizon > 1`` the first of those share target steps with the last training
         windows, as with Keras's ``validation_split``, so the validation loss is
         somewhat optimistic. A gap of ``horizon - 1`` windows would remove the overlap
-        but also the most recent training data: measured on Airline with defaults and
-        ``horizon=24`` (JAX, seeds 0-7), the mean MAE went from 28.8 to 54.8, so there
-        is none. Pass ``validation_data`` for a disjoint continuation.
+        but also the most recent training data, which measured worse on Airline, so
+        there is none. Pass ``validation_data`` for a disjoint continuation.
     validation_fraction : float, default=0.1
     patience : int, default=20
     random_state : int, RandomState or None, default=None
@@ -116,6 +114,9 @@ class SequenceForecaster(BaseSequenceEstimator):
     history_ : dict of list of float
         Per-epoch ``loss`` (and ``val_loss``).
     n_epochs_ : int
+    best_epoch_ : int
+        0-based index into ``history_`` of the epoch whose weights the model holds (the
+        best validation epoch with early stopping, else the last one).
     fit_time_ : float
         Seconds spent in ``model.fit``.
     fused_kernel_ : bool
@@ -244,44 +245,24 @@ class SequenceForecaster(BaseSequenceEstimator):
     def _n_lost(self) -> int:
         return int(self.seasonal_difference or 0) + int(self.difference)
 
-    def _check_series(self, y: Any, name: str) -> tuple[np.ndarray, pd.Index | None]:
-        """Return ``(values of shape (T, k), pandas index or None)``; reject NaN and bad shapes."""
-        index = y.index if isinstance(y, (pd.Series, pd.DataFrame)) else None
-        values = y.to_numpy(dtype=float) if isinstance(y, (pd.Series, pd.DataFrame)) else y
-        try:
-            values = np.asarray(values, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be numeric; could not convert it to float ({exc}).") from exc
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.ndim != 2:
-            raise ValueError(
-                f"{name} must be 1-D (n_timesteps,) or 2-D (n_timesteps, n_channels); got shape {values.shape}."
-            )
-        if not np.all(np.isfinite(values)):
-            bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
-            where = [str(index[i]) for i in bad[:5]] if index is not None else [int(i) for i in bad[:5]]
-            fix = (
-                f"{name}.interpolate()" if index is not None
-                else "interpolation, e.g. pandas.Series(values).interpolate().to_numpy()"
-            )
-            raise ValueError(
-                f"{name} has {len(bad)} step(s) with NaN or infinite values (first at {where}). "
-                f"Recurrent forecasters need a gap-free series: fill the gaps first with {fix}; "
-                "seqtune does not drop them silently because that would shift every later step."
-            )
-        return values, index
+    def max_lookback(self, n_timesteps: int) -> int:
+        """The longest ``lookback`` that leaves a training window in a series of that length.
 
-    def _check_exog(self, X: Any, n_rows: int, *, name: str, aligned_with: str) -> np.ndarray | None:
-        if X is None:
-            return None
-        values, _ = self._check_series(X, name)
-        if len(values) != n_rows:
-            raise ValueError(
-                f"Exogenous {name} has {len(values)} rows but {aligned_with} has {n_rows}; "
-                f"{name} must be aligned with {aligned_with} row by row (one row of features per step)."
-            )
-        return values
+        A window needs ``lookback + horizon`` steps after differencing (plain and
+        seasonal differences each cost their order in steps). The search uses this to
+        narrow a space's ``lookback`` values to what its training series allows.
+
+        Parameters
+        ----------
+        n_timesteps : int
+            Length of the training series.
+
+        Returns
+        -------
+        int
+            At least 1 (a shorter series fails in ``fit`` with a message that says why).
+        """
+        return max(1, int(n_timesteps) - self._n_lost - int(self.horizon))
 
     # -- fit ----------------------------------------------------------------------------
 
@@ -315,8 +296,8 @@ class SequenceForecaster(BaseSequenceEstimator):
         self
         """
         self._check_forecast_params()
-        y_values, index = self._check_series(y, "y")
-        x_values = self._check_exog(X, len(y_values), name="X", aligned_with="y")
+        y_values, index = check_series(y, "y")
+        x_values = check_exog(X, len(y_values), name="X", aligned_with="y")
         lookback, horizon, n_lost = int(self.lookback), int(self.horizon), self._n_lost
         needed = lookback + horizon + n_lost
         if len(y_values) < needed:
@@ -348,9 +329,9 @@ class SequenceForecaster(BaseSequenceEstimator):
         elif self.early_stopping:
             # Hold out the most recent windows, in time order: shuffling would let the model
             # see the future of its validation targets.
-            n_val = int(np.ceil(self.validation_fraction * n_total))
-            if 1 <= n_val < n_total:
-                train_starts, val_starts = train_starts[:-n_val], train_starts[-n_val:]
+            keep, tail = tail_split(n_total, self.validation_fraction)
+            if len(keep):
+                train_starts, val_starts = train_starts[keep], train_starts[tail]
                 val_ds = WindowDataset(
                     z, x_t, lookback=lookback, horizon=horizon, strategy=self.strategy,
                     starts=val_starts, batch_size=max(self.batch_size, 256),
@@ -380,13 +361,13 @@ class SequenceForecaster(BaseSequenceEstimator):
             y_val, X_val = validation_data
         else:
             y_val, X_val = validation_data, None
-        y_val, _ = self._check_series(y_val, "validation_data y_val")
+        y_val, _ = check_series(y_val, "validation_data y_val")
         if y_val.shape[1] != self.n_targets_:
             raise ValueError(
                 f"validation_data y_val has {y_val.shape[1]} channels but y has {self.n_targets_}."
             )
-        x_val = self._check_exog(X_val, len(y_val), name="validation_data X_val", aligned_with="y_val")
-        self._check_exog_presence(x_val, "validation_data X_val")
+        x_val = check_exog(X_val, len(y_val), name="validation_data X_val", aligned_with="y_val")
+        check_exog_presence(self.n_exogenous_, x_val, "validation_data X_val")
         if len(y_val) < self.horizon:
             raise ValueError(
                 f"validation_data y_val has {len(y_val)} steps, fewer than horizon={self.horizon}; "
@@ -403,23 +384,6 @@ class SequenceForecaster(BaseSequenceEstimator):
             starts=starts, batch_size=max(self.batch_size, 256),
             window_norm=self.scaling == "window",
         )
-
-    def _check_exog_presence(self, X: np.ndarray | None, name: str) -> None:
-        if self.n_exogenous_ and X is None:
-            raise ValueError(
-                f"This forecaster was fitted with {self.n_exogenous_} exogenous feature(s), "
-                f"so {name} is required (aligned with the series it accompanies)."
-            )
-        if not self.n_exogenous_ and X is not None:
-            raise ValueError(
-                f"{name} was given, but this forecaster was fitted without exogenous features; "
-                "drop it or refit with X."
-            )
-        if X is not None and X.shape[1] != self.n_exogenous_:
-            raise ValueError(
-                f"{name} has {X.shape[1]} exogenous features, but this forecaster was fitted with "
-                f"{self.n_exogenous_}."
-            )
 
     def _build_model(self, n_features: int) -> keras.Model:
         common = dict(
@@ -451,7 +415,7 @@ class SequenceForecaster(BaseSequenceEstimator):
                     "y_history; pass both, or neither to forecast after the training series."
                 )
             return self.y_train_[-needed:], self.X_train_tail_, self.index_
-        values, index = self._check_series(y_history, "y_history")
+        values, index = check_series(y_history, "y_history")
         if values.shape[1] != self.n_targets_:
             raise ValueError(
                 f"y_history has {values.shape[1]} channels, but this forecaster was fitted on "
@@ -464,8 +428,8 @@ class SequenceForecaster(BaseSequenceEstimator):
                 + (f" + {self._n_lost} lost to differencing" if self._n_lost else "")
                 + "); pass a longer history."
             )
-        x_values = self._check_exog(X, len(values), name="X", aligned_with="y_history")
-        self._check_exog_presence(x_values, "X")
+        x_values = check_exog(X, len(values), name="X", aligned_with="y_history")
+        check_exog_presence(self.n_exogenous_, x_values, "X")
         return values, x_values, index
 
     def _forecast_origins(self, y_full: np.ndarray, x_full: np.ndarray | None, origins: np.ndarray) -> np.ndarray:
@@ -540,7 +504,7 @@ class SequenceForecaster(BaseSequenceEstimator):
     def _wrap(self, forecast: np.ndarray, index: pd.Index | None) -> Any:
         if index is None:
             return forecast[:, 0] if self.univariate_ else forecast
-        future = _future_index(index, int(self.horizon))
+        future = future_index(index, int(self.horizon))
         if self.univariate_:
             return pd.Series(forecast[:, 0], index=future, name=self.name_)
         return pd.DataFrame(forecast, index=future, columns=self.columns_)
@@ -585,11 +549,11 @@ class SequenceForecaster(BaseSequenceEstimator):
             hist, x_hist = self.y_train_, self.X_train_tail_
         else:
             hist, x_hist, _ = self._history(y_history, X_history)
-        y_v, _ = self._check_series(y_val, "y_val")
+        y_v, _ = check_series(y_val, "y_val")
         if y_v.shape[1] != self.n_targets_:
             raise ValueError(f"y_val has {y_v.shape[1]} channels but this forecaster was fitted on {self.n_targets_}.")
-        x_v = self._check_exog(X_val, len(y_v), name="X_val", aligned_with="y_val")
-        self._check_exog_presence(x_v, "X_val")
+        x_v = check_exog(X_val, len(y_v), name="X_val", aligned_with="y_val")
+        check_exog_presence(self.n_exogenous_, x_v, "X_val")
         horizon = int(self.horizon)
         n_origins = max(1, len(y_v) - horizon + 1)
         # The exogenous history may be just the tail kept from fit: align it to the end of hist.
@@ -617,25 +581,3 @@ class SequenceForecaster(BaseSequenceEstimator):
         See :meth:`evaluate`; ``y_history`` defaults to the training series.
         """
         return -self.evaluate(y, X, y_history=y_history, X_history=X_history)["mae"]
-
-
-def _future_index(index: pd.Index, horizon: int) -> pd.Index:
-    """The ``horizon`` labels after the end of ``index``, frequency-aware."""
-    if isinstance(index, pd.PeriodIndex):
-        return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq, name=index.name)
-    if isinstance(index, pd.DatetimeIndex):
-        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
-        if freq is None:
-            raise ValueError(
-                "Cannot date the forecast: the DatetimeIndex of the history has no regular "
-                "frequency. Set one with y.asfreq('<freq>') (e.g. 'D', 'MS', 'h'), or pass "
-                "numpy arrays."
-            )
-        return pd.date_range(index[-1], periods=horizon + 1, freq=freq, name=index.name)[1:]
-    if isinstance(index, pd.RangeIndex) or pd.api.types.is_integer_dtype(index):
-        step = index[-1] - index[-2] if len(index) >= 2 else 1
-        return pd.RangeIndex(index[-1] + step, index[-1] + step * (horizon + 1), step, name=index.name)
-    raise ValueError(
-        f"Cannot extend an index of type {type(index).__name__} into the future; use a "
-        "DatetimeIndex, PeriodIndex or integer index, or pass numpy arrays."
-    )

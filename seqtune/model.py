@@ -12,7 +12,15 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["CELLS", "MemberLoss", "PaddingMask", "build_recurrent_model", "predict_in_batches", "recurrent_stack"]
+__all__ = [
+    "CELLS",
+    "MemberLoss",
+    "PaddingMask",
+    "build_recurrent_model",
+    "predict_in_batches",
+    "recurrent_layer",
+    "recurrent_stack",
+]
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
 
@@ -61,6 +69,54 @@ class MemberLoss(keras.losses.Loss):
         return {**super().get_config(), "base": self.base, "n_members": self.n_members}
 
 
+def recurrent_layer(
+    cell: str,
+    units: int,
+    *,
+    name: str,
+    bidirectional: bool = False,
+    inner_name: str | None = None,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    return_sequences: bool = False,
+    return_state: bool = False,
+) -> keras.layers.Layer:
+    """One recurrent layer, optionally wrapped in ``keras.layers.Bidirectional``.
+
+    The one place seqtune creates a recurrent layer: :func:`recurrent_stack` and the
+    encoder-decoder of :mod:`seqtune.seq2seq` both build theirs here.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "rnn"}
+    units : int
+        Units of the cell (per direction when bidirectional).
+    name : str
+        Name of the returned layer (the wrapper when bidirectional).
+    bidirectional : bool
+    inner_name : str, optional
+        Name of the wrapped cell layer when bidirectional; ``name`` otherwise unused.
+    dropout, recurrent_dropout : float
+        ``dropout`` is Keras's input dropout, which keeps the fused cuDNN kernel;
+        ``recurrent_dropout`` does not.
+    return_sequences, return_state : bool
+        As for Keras's recurrent layers.
+
+    Returns
+    -------
+    keras.layers.Layer
+    """
+    layer = CELLS[cell](
+        units,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        return_sequences=return_sequences,
+        return_state=return_state,
+        name=(inner_name or f"{name}_{cell}") if bidirectional else name,
+    )
+    return keras.layers.Bidirectional(layer, name=name) if bidirectional else layer
+
+
 def recurrent_stack(
     x,
     *,
@@ -94,19 +150,16 @@ def recurrent_stack(
     -------
     KerasTensor, or a list ``[output, *states]`` when ``return_state``.
     """
-    layer_cls = CELLS[cell]
     for i in range(n_layers):
         last = i == n_layers - 1
-        layer = layer_cls(
-            units,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
+        layer = recurrent_layer(
+            cell, units,
+            name=f"{name}_bi_{i}" if bidirectional else f"{name}_{cell}_{i}",
+            bidirectional=bidirectional, inner_name=f"{name}_{cell}_{i}",
+            dropout=dropout, recurrent_dropout=recurrent_dropout,
             return_sequences=return_sequences if last else True,
             return_state=return_state and last,
-            name=f"{name}_{cell}_{i}",
         )
-        if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{i}")
         x = layer(x)
     return x
 

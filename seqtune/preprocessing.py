@@ -1,4 +1,5 @@
-"""Invertible series transforms for the forecaster: log, differencing, scaling.
+"""Invertible series transforms for the forecaster (log, differencing, scaling), and the
+dates of its forecasts (:func:`future_index`).
 
 The transforms run in this order, and predictions are inverted in reverse:
 
@@ -15,9 +16,10 @@ history in the log scale (:meth:`SeriesTransformer.inverse_forecast`).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["SeriesTransformer", "difference_series", "undifference_forecast"]
+__all__ = ["SeriesTransformer", "difference_series", "future_index", "undifference_forecast"]
 
 SCALINGS = ("standard", "window", None)
 
@@ -197,3 +199,40 @@ class SeriesTransformer:
         else:
             w = z
         return np.exp(w) if self.log else w
+
+
+def future_index(index: pd.Index, horizon: int) -> pd.Index:
+    """The ``horizon`` labels after the end of ``index``, frequency-aware.
+
+    Parameters
+    ----------
+    index : pandas.PeriodIndex, DatetimeIndex (with a regular frequency) or integer index
+    horizon : int
+
+    Returns
+    -------
+    pandas.Index of length ``horizon``
+
+    Raises
+    ------
+    ValueError
+        For an index with no regular frequency, or of a type that cannot be extended.
+    """
+    if isinstance(index, pd.PeriodIndex):
+        return pd.period_range(index[-1] + 1, periods=horizon, freq=index.freq, name=index.name)
+    if isinstance(index, pd.DatetimeIndex):
+        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+        if freq is None:
+            raise ValueError(
+                "Cannot date the forecast: the DatetimeIndex of the history has no regular "
+                "frequency. Set one with y.asfreq('<freq>') (e.g. 'D', 'MS', 'h'), or pass "
+                "numpy arrays."
+            )
+        return pd.date_range(index[-1], periods=horizon + 1, freq=freq, name=index.name)[1:]
+    if isinstance(index, pd.RangeIndex) or pd.api.types.is_integer_dtype(index):
+        step = index[-1] - index[-2] if len(index) >= 2 else 1
+        return pd.RangeIndex(index[-1] + step, index[-1] + step * (horizon + 1), step, name=index.name)
+    raise ValueError(
+        f"Cannot extend an index of type {type(index).__name__} into the future; use a "
+        "DatetimeIndex, PeriodIndex or integer index, or pass numpy arrays."
+    )

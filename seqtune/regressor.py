@@ -37,7 +37,7 @@ validation_fraction, patience, random_state, verbose
         Per-epoch ``loss`` (MSE on standardised y) and ``val_loss``.
     n_outputs_ : int
     n_features_in_, feature_names_in_, n_step_features_, sequence_length_, masked_, \
-n_epochs_, n_params_, fit_time_, fused_kernel_
+n_epochs_, n_params_, fit_time_, fused_kernel_, best_epoch_
         As for :class:`~seqtune.SequenceClassifier`.
 
     Examples

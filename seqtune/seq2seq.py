@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .model import CELLS
+from .model import recurrent_layer
 
 __all__ = ["build_seq2seq_model", "decode_autoregressive"]
 
@@ -64,20 +64,17 @@ def build_seq2seq_model(
         ``(batch, horizon, n_targets)``; output ``(batch, horizon, n_targets)``.
         Layers are named ``encoder_{i}``, ``decoder_{i}`` and ``decoder_head``.
     """
-    layer_cls = CELLS[cell]
     history = keras.Input(shape=(lookback, n_features), name="history")
     decoder_inputs = keras.Input(shape=(horizon, n_targets), name="decoder_inputs")
     n_s = _n_states(cell)
     x = history
     encoder_states = []
     for i in range(n_layers):
-        layer = layer_cls(
-            units, dropout=dropout, recurrent_dropout=recurrent_dropout,
-            return_sequences=True, return_state=True,
-            name=f"encoder_{cell}_{i}" if bidirectional else f"encoder_{i}",
+        layer = recurrent_layer(
+            cell, units, name=f"encoder_{i}", bidirectional=bidirectional,
+            inner_name=f"encoder_{cell}_{i}", dropout=dropout,
+            recurrent_dropout=recurrent_dropout, return_sequences=True, return_state=True,
         )
-        if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"encoder_{i}")
         out = layer(x)
         x, states = out[0], list(out[1:])
         if bidirectional:  # [fwd_h, (fwd_c), bwd_h, (bwd_c)] -> [h, (c)] of width 2 * units
@@ -89,9 +86,9 @@ def build_seq2seq_model(
     decoder_units = units * (2 if bidirectional else 1)
     y = decoder_inputs
     for i in range(n_layers):
-        layer = layer_cls(
-            decoder_units, dropout=dropout, recurrent_dropout=recurrent_dropout,
-            return_sequences=True, return_state=True, name=f"decoder_{i}",
+        layer = recurrent_layer(
+            cell, decoder_units, name=f"decoder_{i}", dropout=dropout,
+            recurrent_dropout=recurrent_dropout, return_sequences=True, return_state=True,
         )
         y = layer(y, initial_state=encoder_states[i])[0]
     outputs = keras.layers.Dense(n_targets, name="decoder_head")(y)

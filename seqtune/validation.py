@@ -14,14 +14,78 @@ Whatever the form, the result is either a dense ``(n, t, f)`` float32 array or a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
-__all__ = ["validate_sequences"]
+__all__ = [
+    "check_exog",
+    "check_exog_presence",
+    "check_params",
+    "check_series",
+    "did_you_mean",
+    "validate_sequences",
+]
+
+
+def did_you_mean(word: Any, options: Iterable[Any]) -> str | None:
+    """The option closest to ``word`` (by ``difflib``), for "did you mean" hints; or None."""
+    options = [str(o) for o in options]
+    close = difflib.get_close_matches(str(word), options, n=1)
+    return close[0] if close else None
+
+
+def check_params(estimator: Any) -> None:
+    """Validate an estimator's parameters against its class's ``_parameter_constraints``.
+
+    The scikit-learn way (``fit`` calls this; constructors only store), with messages
+    that lead with the parameter and the value received, and add the accepted values
+    and a "did you mean" hint for string options. A bool is rejected where the
+    constraints ask for a number (``True`` is an ``int`` to Python, not to a user).
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        A ``ValueError`` (and ``TypeError``) naming the parameter, the value, what
+        was expected and, where one is close, the intended value.
+    """
+    constraints = type(estimator)._parameter_constraints
+    params = estimator.get_params(deep=False)
+    for name, value in params.items():
+        allowed = constraints.get(name)
+        if allowed is None or allowed == "no_validation":
+            continue
+        bool_for_number = (
+            isinstance(value, (bool, np.bool_))
+            and any(isinstance(c, Interval) for c in allowed)
+            and not {"boolean", "verbose"} & {c for c in allowed if isinstance(c, str)}
+        )
+        try:
+            if bool_for_number:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {type(estimator).__name__} must be a "
+                    f"number, not a bool. Got {value!r} instead.")
+            validate_parameter_constraints({name: allowed}, {name: value},
+                                           caller_name=type(estimator).__name__)
+        except InvalidParameterError as exc:
+            hint = ""
+            options = [o for c in allowed if isinstance(c, StrOptions) for o in c.options]
+            if options:
+                hint = f" Expected one of {sorted(options)}."
+                close = did_you_mean(value, options) if isinstance(value, str) else None
+                if close is not None:
+                    hint += f" Did you mean {close!r}?"
+            raise InvalidParameterError(f"{name}={value!r} is invalid. {exc}{hint}") from None
 
 def _name(estimator: Any) -> str:
     return type(estimator).__name__
@@ -191,3 +255,93 @@ def sequence_lengths(X: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     if isinstance(X, np.ndarray):
         return np.full(X.shape[0], X.shape[1])
     return np.array([len(x) for x in X])
+
+
+def check_series(y: Any, name: str) -> tuple[np.ndarray, Any]:
+    """Validate a series for a forecaster: numeric, 1-D or 2-D, no NaN or infinity.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_timesteps,) or (n_timesteps, n_channels), or pandas
+    name : str
+        How the message names it (``"y"``, ``"y_history"``, ...).
+
+    Returns
+    -------
+    values : ndarray of float64 of shape (n_timesteps, n_channels)
+    index : pandas.Index or None
+        The pandas index, when ``y`` was a Series or DataFrame.
+    """
+    import pandas as pd
+
+    is_pandas = isinstance(y, (pd.Series, pd.DataFrame))
+    index = y.index if is_pandas else None
+    values = y.to_numpy(dtype=float) if is_pandas else y
+    try:
+        values = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric; could not convert it to float ({exc}).") from exc
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D (n_timesteps,) or 2-D (n_timesteps, n_channels); got shape "
+            f"{values.shape}."
+        )
+    if not np.all(np.isfinite(values)):
+        bad = np.flatnonzero(~np.all(np.isfinite(values), axis=1))
+        where = [str(index[i]) for i in bad[:5]] if index is not None else [int(i) for i in bad[:5]]
+        fix = (
+            f"{name}.interpolate()" if index is not None
+            else "interpolation, e.g. pandas.Series(values).interpolate().to_numpy()"
+        )
+        raise ValueError(
+            f"{name} has {len(bad)} step(s) with NaN or infinite values (first at {where}). "
+            f"Recurrent forecasters need a gap-free series: fill the gaps first with {fix}; "
+            "seqtune does not drop them silently because that would shift every later step."
+        )
+    return values, index
+
+
+def check_exog(X: Any, n_rows: int, *, name: str, aligned_with: str) -> np.ndarray | None:
+    """Validate exogenous features: a series (see :func:`check_series`) of ``n_rows`` rows.
+
+    Returns None when ``X`` is None.
+    """
+    if X is None:
+        return None
+    values, _ = check_series(X, name)
+    if len(values) != n_rows:
+        raise ValueError(
+            f"Exogenous {name} has {len(values)} rows but {aligned_with} has {n_rows}; "
+            f"{name} must be aligned with {aligned_with} row by row (one row of features per step)."
+        )
+    return values
+
+
+def check_exog_presence(n_exogenous: int, X: np.ndarray | None, name: str) -> None:
+    """Exogenous features at predict or validation time match what the forecaster was fitted on.
+
+    Parameters
+    ----------
+    n_exogenous : int
+        Features the forecaster was fitted with (0: none).
+    X : ndarray of shape (n_timesteps, n_exogenous) or None
+    name : str
+        How the message names ``X``.
+    """
+    if n_exogenous and X is None:
+        raise ValueError(
+            f"This forecaster was fitted with {n_exogenous} exogenous feature(s), "
+            f"so {name} is required (aligned with the series it accompanies)."
+        )
+    if not n_exogenous and X is not None:
+        raise ValueError(
+            f"{name} was given, but this forecaster was fitted without exogenous features; "
+            "drop it or refit with X."
+        )
+    if X is not None and X.shape[1] != n_exogenous:
+        raise ValueError(
+            f"{name} has {X.shape[1]} exogenous features, but this forecaster was fitted with "
+            f"{n_exogenous}."
+        )

@@ -1,4 +1,4 @@
-"""Shared pieces of the tracker: store URIs, HTTP settings, value coercion, state files."""
+"""Shared pieces of the tracker: store URIs, HTTP settings, value coercion."""
 
 from __future__ import annotations
 
@@ -6,18 +6,15 @@ import contextlib
 import json
 import os
 import re
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_EXPERIMENT_NAME = "seqtune"
 STATE_FILE = "mlflow_state.json"
-RECORD_FILE = "seqtune_record.json"
 
 # MLflow's own limits (mlflow.utils.validation) on stored values.
 _MAX_PARAM_LEN = 6000
@@ -177,53 +174,3 @@ def _finite_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number  # NaN and inf are kept: MLflow stores them as such
-
-
-def _write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write JSON so that a crash leaves either the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _backend_and_device() -> dict[str, str]:
-    """Keras backend and the device it computes on, for run tags.
-
-    Empty when Keras was never imported in this process (``seqtune sync``): the
-    search that produced the records may have run elsewhere.
-    """
-    if "keras" not in sys.modules:
-        return {}
-    try:
-        import keras
-
-        backend = keras.backend.backend()
-    except Exception:
-        return {"keras_backend": "unavailable", "device": "unknown"}
-    device = "cpu"
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            device = f"gpu:{len(gpus)}" if gpus else "cpu"
-        elif backend == "jax":
-            import jax
-
-            device = jax.devices()[0].platform
-        elif backend == "torch":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-    except Exception:
-        device = "unknown"
-    return {"keras_backend": backend, "device": device}

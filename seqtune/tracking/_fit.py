@@ -1,16 +1,23 @@
-"""Tracking estimators used alone: ``track_fit`` and the hook their ``fit`` calls."""
+"""Tracking estimators used alone: ``track_fit`` logs one run per fit inside a ``with`` block.
+
+It subscribes to :mod:`seqtune.listeners`, which every estimator notifies at the end of
+``fit``; estimators know nothing of MLflow.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
-from ._common import TrackingWarning, _backend_and_device
-from ._records import _log_record_run
+from seqtune.device import backend_and_device
+from seqtune.listeners import fit_listener
+from seqtune.records import fit_record
+
+from ._common import TrackingWarning
 from ._tracker import MlflowTracker
+
 
 class _FitTracking:
     """What :func:`track_fit` hands back: where runs go and which were logged."""
@@ -21,31 +28,24 @@ class _FitTracking:
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.run_ids: list[str] = []
-        self._tracker = MlflowTracker(tracking_uri, experiment_name)
+        self._tracker = MlflowTracker(tracking_uri, experiment_name, background=False)
 
-    def _log(self, estimator: Any, record: Mapping[str, Any]) -> str | None:
-        tracker = self._tracker
-        result: list[str] = []
-
-        def _do() -> None:
-            experiment_id = tracker._ensure_experiment()
-            result.append(_log_record_run(
-                tracker._client, experiment_id, record,
-                run_name=self.run_name or type(estimator).__name__,
-                extra_tags={"seqtune.kind": "fit",
-                            "estimator": type(estimator).__name__,
-                            **_backend_and_device()},
-            ))
-
-        tracker._guarded(_do, force=True)
-        if result:
-            self.run_ids.append(result[0])
-            return result[0]
-        return None
-
-
-_fit_tracking: contextvars.ContextVar[_FitTracking | None] = contextvars.ContextVar(
-    "seqtune_fit_tracking", default=None)
+    def on_fit(self, estimator: Any) -> None:
+        """Log the fitted ``estimator`` as one run; never raises (a warning instead)."""
+        try:
+            record = fit_record(estimator)
+        except Exception as exc:  # an estimator without the fitted attributes
+            warnings.warn(f"Could not build a trial record for {type(estimator).__name__}: "
+                          f"{type(exc).__name__}: {exc}; the fit is not tracked.",
+                          TrackingWarning, stacklevel=2)
+            return
+        name = type(estimator).__name__
+        run_id = self._tracker.log_run(
+            record, run_name=self.run_name or name,
+            tags={"seqtune.kind": "fit", "estimator": name, **backend_and_device()},
+        )
+        if run_id is not None:
+            self.run_ids.append(run_id)
 
 
 @contextlib.contextmanager
@@ -56,7 +56,8 @@ def track_fit(tracking_uri: str | None = None, experiment_name: str | None = Non
     Each run has the same content as a search's child run: the estimator's
     params, per-epoch train/validation metrics, status and the tags cell,
     bidirectional, n_layers, n_params, seconds_per_epoch and fused_kernel.
-    The setting is a context variable, so it is local to the thread or task.
+    The subscription is a context variable (:func:`seqtune.listeners.fit_listener`),
+    so it is local to the thread or task.
 
     Parameters
     ----------
@@ -81,30 +82,5 @@ def track_fit(tracking_uri: str | None = None, experiment_name: str | None = Non
     ['3f2a...']
     """
     handle = _FitTracking(tracking_uri, experiment_name, run_name)
-    token = _fit_tracking.set(handle)
-    try:
+    with fit_listener(handle.on_fit):
         yield handle
-    finally:
-        _fit_tracking.reset(token)
-
-
-def _notify_fit(estimator: Any, record: Mapping[str, Any] | None = None) -> str | None:
-    """Hook called at the end of every seqtune ``fit``; logs a run inside :func:`track_fit`.
-
-    Costs one context-variable lookup when no tracking was asked for. Never
-    raises: tracking problems become a :class:`TrackingWarning`.
-    """
-    handle = _fit_tracking.get()
-    if handle is None:
-        return None
-    if record is None:
-        try:
-            from seqtune._base import fit_record
-
-            record = fit_record(estimator)
-        except Exception as exc:
-            warnings.warn(f"Could not build a trial record for {type(estimator).__name__}: "
-                          f"{type(exc).__name__}: {exc}; the fit is not tracked.",
-                          TrackingWarning, stacklevel=2)
-            return None
-    return handle._log(estimator, record)

@@ -9,14 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._common import _backend_and_device
+from seqtune.device import backend_and_device
 
 def _pip_requirements() -> list[str]:
     """Pinned requirements for serving: seqtune's runtime deps that are installed."""
     from importlib import metadata
 
     names = ["mlflow", "numpy", "pandas", "scikit-learn", "joblib", "keras", "pyyaml"]
-    backend = _backend_and_device().get("keras_backend")
+    backend = backend_and_device().get("keras_backend")
     names += {"tensorflow": ["tensorflow"], "jax": ["jax"], "torch": ["torch"]}.get(backend, [])
     reqs = []
     for name in names:

@@ -1,69 +1,20 @@
-"""Trial records (DESIGN.md) → MLflow runs; dataset fingerprints; records on disk."""
+"""Trial records (DESIGN.md, :mod:`seqtune.records`) → MLflow runs."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ._common import (
     _ERROR_TAG_LEN,
     _MAX_TAG_LEN,
     _RECORD_STATUS_TO_RUN,
-    RECORD_FILE,
-    TrackingWarning,
     _finite_float,
     _key,
     _ms,
     _value,
 )
-
-def dataset_fingerprint(X: Any, y: Any = None) -> dict[str, Any]:
-    """Shapes, dtypes and a SHA-256 hash identifying the data a search ran on.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
-        Input sequences (a 1-D series for forecasters).
-    y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
-        Targets.
-
-    Returns
-    -------
-    dict
-        ``{"X_shape", "X_dtype", "y_shape", "y_dtype", "sha256"}``; the ``y_*`` keys
-        only when ``y`` is given. The hash covers shapes, dtypes and bytes of both.
-    """
-    import numpy as np
-
-    digest = hashlib.sha256()
-    out: dict[str, Any] = {}
-    for name, arr in (("X", X), ("y", y)):
-        if arr is None:
-            continue
-        if isinstance(arr, (list, tuple)) and arr and len({np.shape(a) for a in arr}) > 1:
-            arr = np.array([None] + list(arr), dtype=object)[1:]  # ragged: keep one per row
-        arr = np.asarray(arr)
-        if arr.dtype == object:  # ragged input: hash each sequence
-            parts = [np.ascontiguousarray(np.asarray(a)) for a in arr]
-            out[f"{name}_shape"] = [len(parts)]
-            out[f"{name}_dtype"] = "object"
-            for part in parts:
-                digest.update(str((part.shape, part.dtype.str)).encode())
-                digest.update(part.tobytes())
-            continue
-        arr = np.ascontiguousarray(arr)
-        out[f"{name}_shape"] = list(arr.shape)
-        out[f"{name}_dtype"] = str(arr.dtype)
-        digest.update(str((name, arr.shape, arr.dtype.str)).encode())
-        digest.update(arr.tobytes())
-    out["sha256"] = digest.hexdigest()
-    return out
-
 
 def _objective_name(record: Mapping[str, Any]) -> str:
     objective = record.get("objective") or {}
@@ -171,16 +122,3 @@ def _log_record_run(
     status = _RECORD_STATUS_TO_RUN.get(str(record.get("status") or "COMPLETED").upper(), "FINISHED")
     client.set_terminated(run_id, status=status, end_time=_ms(ended))
     return run_id
-
-
-def _read_records(project_dir: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted(project_dir.glob(f"trial_*/{RECORD_FILE}")):
-        try:
-            records.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            warnings.warn(f"Skipping unreadable trial record {path}: {exc}", TrackingWarning,
-                          stacklevel=3)
-    records.sort(key=lambda r: (r.get("number") is None, r.get("number") or 0,
-                                str(r.get("trial_id"))))
-    return records

@@ -1,14 +1,21 @@
-"""End-of-search artifacts: leaderboard CSV and plots (matplotlib, no pyplot state)."""
+"""End of a search in MLflow: summary metrics, best params, leaderboard CSV and plots.
+
+Plots use matplotlib's object API (no pyplot state), so two searches can end at once.
+"""
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._common import _finite_float, _value
+from seqtune.records import leaderboard as records_leaderboard
+from seqtune.records import rank_records
+
+from ._common import _MAX_TAG_LEN, _finite_float, _key, _ms, _value
 from ._records import _objective_name
 
 # Matplotlib is not thread-safe (its mathtext parser fails when two threads draw
@@ -48,19 +55,11 @@ def _render_plots(records: Sequence[Mapping[str, Any]], directory: str) -> list[
     return paths
 
 
-def _sort_by_score(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    scored = [r for r in records if _finite_float(r.get("score")) is not None]
-    if not scored:
-        return []
-    direction = (scored[0].get("objective") or {}).get("direction", "max")
-    return sorted(scored, key=lambda r: float(r["score"]), reverse=direction == "max")
-
-
 def _learning_curves_figure(records: Sequence[Mapping[str, Any]], top: int = 5) -> Any | None:
     """Train/validation loss per epoch of the ``top`` best trials."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state
 
-    best = [r for r in _sort_by_score(records) if (r.get("history") or {}).get("loss")][:top]
+    best = [r for r in rank_records(records) if (r.get("history") or {}).get("loss")][:top]
     if not best:
         return None
     fig = Figure(figsize=(7, 4.5), dpi=100)
@@ -91,7 +90,7 @@ def _score_vs_params_figure(records: Sequence[Mapping[str, Any]]) -> Any | None:
     """One panel per searched parameter: objective against the parameter's value."""
     from matplotlib.figure import Figure
 
-    scored = _sort_by_score(records)
+    scored = rank_records(records)
     names = sorted({k for r in scored for k in (r.get("params") or {})})
     names = [n for n in names if len({_value(r["params"].get(n)) for r in scored}) > 1]
     if not scored or not names:
@@ -128,21 +127,45 @@ def _score_vs_params_figure(records: Sequence[Mapping[str, Any]]) -> Any | None:
 
 
 def _leaderboard_csv(leaderboard: Any, records: Sequence[Mapping[str, Any]]) -> str:
-    """The leaderboard as CSV text; built from the records when none is given."""
+    """The leaderboard as CSV text; :func:`seqtune.records.leaderboard` when none is given."""
     import pandas as pd
 
     if leaderboard is None:
-        rows = []
-        for record in _sort_by_score(records) + [
-            r for r in records if _finite_float(r.get("score")) is None
-        ]:
-            row = {"trial_id": record.get("trial_id"), "status": record.get("status"),
-                   _objective_name(record): record.get("score"),
-                   "epochs_run": record.get("epochs_run"),
-                   "duration_s": record.get("duration_s")}
-            row.update(record.get("params") or {})
-            rows.append(row)
-        leaderboard = pd.DataFrame(rows)
+        leaderboard = records_leaderboard(records)
     elif not isinstance(leaderboard, pd.DataFrame):
         leaderboard = pd.DataFrame(leaderboard)
     return leaderboard.to_csv(index=False)
+
+
+def log_summary(client: Any, run_id: str, *, best_score: Any, best_params: Mapping[str, Any] | None,
+                leaderboard: Any, records: Sequence[Mapping[str, Any]]) -> None:
+    """Log the end of a search on its parent run: metrics, best params, leaderboard, plots.
+
+    Metrics: ``best_score``, ``n_trials`` and ``n_trials_<status>``; the best params as
+    ``best.*`` tags (a resumed search may end with a different best) and as
+    ``best_params.json``; then ``leaderboard.csv`` and the PNG plots under ``plots/``.
+    """
+    from mlflow.entities import Metric, RunTag
+
+    metrics = []
+    score = _finite_float(best_score)
+    if score is not None:
+        metrics.append(Metric("best_score", score, _ms(None), len(records)))
+    metrics.append(Metric("n_trials", float(len(records)), _ms(None), 0))
+    counts: dict[str, int] = {}
+    for record in records:
+        status = str(record.get("status") or "COMPLETED").upper()
+        counts[status] = counts.get(status, 0) + 1
+    for status, count in counts.items():
+        metrics.append(Metric(f"n_trials_{status.lower()}", float(count), _ms(None), 0))
+    tags = [RunTag(_key(f"best.{k}"), _value(v, _MAX_TAG_LEN))
+            for k, v in (best_params or {}).items()]
+    client.log_batch(run_id, metrics=metrics, tags=tags)
+    if best_params is not None:
+        client.log_dict(run_id, {"best_score": best_score, "best_params": dict(best_params)},
+                        "best_params.json")
+    if records or leaderboard is not None:
+        client.log_text(run_id, _leaderboard_csv(leaderboard, records), "leaderboard.csv")
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in _render_plots(records, tmp):
+            client.log_artifact(run_id, path, "plots")

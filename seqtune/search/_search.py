@@ -1,0 +1,487 @@
+"""``SequenceSearch``: a scikit-learn meta-estimator that tunes a seqtune estimator.
+
+It orchestrates; the work happens elsewhere in this package. :mod:`._task` splits the
+data, :mod:`._objective` scores a trial, :mod:`._runner` runs one, :mod:`._tuner` plugs
+the runner into Keras Tuner, :mod:`._state` keeps what a resumed search needs, and
+:mod:`._progress` reports. Records go through :mod:`seqtune.records`, tracking through
+a tracker object (:class:`seqtune.tracking.MlflowTracker` by default).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from seqtune import device
+from seqtune.fingerprint import dataset_fingerprint
+from seqtune.records import (
+    TrialStatus,
+    best_record,
+    read_trial_records,
+    results_frame,
+    write_record,
+)
+from seqtune.splits import n_rows, take
+from seqtune.validation import check_params
+
+from ._objective import check_objective, resolve_objective
+from ._progress import Progress
+from ._runner import TrialContext, TrialRunner
+from ._state import check_resume, write_state
+from ._task import estimator_task, narrow_space, split_holdout
+
+__all__ = ["SequenceSearch"]
+
+_TUNERS = ("bayesian", "random", "hyperband")
+_TRACKER_METHODS = ["start_search", "log_trial", "end_search", "log_best_model", "sync"]
+
+
+class SequenceSearch(BaseEstimator):
+    """Search the hyperparameters of a seqtune estimator with Keras Tuner.
+
+    Each trial is ``clone(estimator).set_params(**values)``, fitted on a training split
+    and scored on a validation split; the best configuration is then refitted on all
+    the data. Hyperparameter names are the estimator's own parameter names.
+
+    Parameters
+    ----------
+    estimator : SequenceClassifier, SequenceRegressor or SequenceForecaster
+        The estimator to tune. Parameters not in the space keep its values.
+    space : str, path or dict, default="default"
+        A search space: a name of a packaged space ("default", "quick"), a YAML file,
+        or a dict (see ``seqtune.spaces``). Values the data cannot support
+        (``sequence_length`` beyond the longest sequence, ``lookback`` beyond what the
+        training series allows) are cut, with one warning that names them.
+    tuner : {"bayesian", "random", "hyperband"}, default="bayesian"
+        Keras Tuner oracle. With "hyperband" the trial's ``epochs`` come from the
+        oracle's budget (up to the space's fixed ``epochs``, else the estimator's);
+        a promoted configuration loads the weights its earlier trial ended with and
+        trains only the remaining epochs, as in Keras Tuner's own Hyperband (its
+        record has ``initial_epoch`` and the tag ``continued_from``).
+    max_trials : int, default=10
+        Total number of trials, counting those of earlier (resumed) runs.
+    time_budget : float, default=None
+        Wall-clock seconds for this call of ``fit``. No trial starts after it; the
+        running trial stops at its next epoch boundary and still counts (its record
+        has status "PRUNED"). The refit is not counted.
+    objective : str or keras_tuner.Objective, default=None
+        Classifier/regressor: "score" (accuracy / R², maximised) by default, or a
+        Keras history metric such as "val_loss" (its best epoch counts).
+        Forecaster: "mae" (minimised) by default, or "rmse", "smape", "mase".
+    directory : str or path, default="seqtune_search"
+        Where Keras Tuner and seqtune keep the search state.
+    project_name : str, default=None
+        Sub-directory of ``directory``; ``"<estimator>_<tuner>"`` when None.
+    overwrite : bool, default=False
+        False resumes a search found in ``directory/project_name`` (after Ctrl-C or a
+        killed process): completed trials are kept and not rerun. True deletes it.
+    tracking : bool or tracker, default=True
+        Log the search to MLflow (``seqtune.tracking.MlflowTracker``), or pass a
+        tracker object with the same methods. False disables tracking.
+    tracking_uri : str, default=None
+        MLflow tracking URI; ``MLFLOW_TRACKING_URI`` or a local sqlite store when None.
+    experiment_name : str, default=None
+        MLflow experiment name.
+    validation_fraction : float, default=0.2
+        Share of the data held out to score trials. Classifiers use a stratified
+        split; forecasters hold out the tail of the series (never shuffled), at least
+        ``horizon`` steps.
+    max_consecutive_failures : int, default=10
+        Stop the search after this many failed trials in a row (a warning says so,
+        and the best completed trial is kept).
+    trial_timeout : float, default=None
+        Distributed search only: seconds after which the chief records a trial as
+        FAILED when its worker has not reported (a killed worker), so the chief does
+        not wait for it forever. Set it above the longest trial you expect.
+    refit : bool, default=True
+        Refit the best configuration on all the data as ``best_estimator_``.
+    random_state : int, default=None
+        Seeds the oracle, the validation split, and estimators whose own
+        ``random_state`` is None.
+    verbose : int, default=1
+        0 is silent; 1 prints one line per trial.
+
+    Attributes
+    ----------
+    best_estimator_ : estimator
+        The best configuration refitted on all the data (None when ``refit=False``).
+    best_params_ : dict
+        Searched values of the best trial.
+    best_score_ : float
+        Its objective value on the validation split.
+    results_ : pandas.DataFrame
+        One row per trial: ``trial_id``, every searched parameter, ``score``,
+        ``status`` ("completed", "failed", "pruned", "running"), ``duration_s``,
+        ``epochs_run``, ``n_params``, ``seconds_per_epoch``, ``fused_kernel``, ``error``.
+    records_ : list of dict
+        The trial records (DESIGN.md schema).
+    objective_ : dict
+        ``{"name": ..., "direction": "min" | "max"}``.
+    space_ : SearchSpace
+        The space searched, after narrowing to the data.
+    project_dir_ : str
+        ``directory/project_name``.
+    best_model_uri_ : str or None
+        MLflow URI of the logged best model.
+
+    Examples
+    --------
+    >>> from seqtune import SequenceClassifier, SequenceSearch
+    >>> search = SequenceSearch(SequenceClassifier(epochs=5), space="quick",
+    ...                         tuner="random", max_trials=3, tracking=False)
+    >>> search.fit(X, y)  # X: (n_samples, n_timesteps, n_features)  # doctest: +SKIP
+    >>> search.results_[["trial_id", "cell", "units", "score"]]  # doctest: +SKIP
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": "no_validation",  # estimator_task says clearly what it must be
+        "space": "no_validation",  # load_space names the file, the key and the problem
+        "tuner": [StrOptions(set(_TUNERS))],
+        "max_trials": [Interval(Integral, 1, None, closed="left")],
+        "time_budget": [Interval(Real, 0, None, closed="neither"), None],
+        "objective": "no_validation",  # resolve_objective, which knows the task
+        "directory": [str, os.PathLike],
+        "project_name": [str, None],
+        "overwrite": ["boolean"],
+        "tracking": ["boolean", None, HasMethods(_TRACKER_METHODS)],
+        "tracking_uri": [str, None],
+        "experiment_name": [str, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "max_consecutive_failures": [Interval(Integral, 1, None, closed="left")],
+        "trial_timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "refit": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator: Any,
+        space: Any = "default",
+        tuner: str = "bayesian",
+        max_trials: int = 10,
+        time_budget: float | None = None,
+        objective: Any = None,
+        directory: str | os.PathLike = "seqtune_search",
+        project_name: str | None = None,
+        overwrite: bool = False,
+        tracking: Any = True,
+        tracking_uri: str | None = None,
+        experiment_name: str | None = None,
+        validation_fraction: float = 0.2,
+        max_consecutive_failures: int = 10,
+        trial_timeout: float | None = None,
+        refit: bool = True,
+        random_state: int | None = None,
+        verbose: int = 1,
+    ) -> None:
+        self.estimator = estimator
+        self.space = space
+        self.tuner = tuner
+        self.max_trials = max_trials
+        self.time_budget = time_budget
+        self.objective = objective
+        self.directory = directory
+        self.project_name = project_name
+        self.overwrite = overwrite
+        self.tracking = tracking
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.validation_fraction = validation_fraction
+        self.max_consecutive_failures = max_consecutive_failures
+        self.trial_timeout = trial_timeout
+        self.refit = refit
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any = None, *, trial_callback: Callable[[dict], None] | None = None):
+        """Run the search, then refit the best configuration on all the data.
+
+        Parameters
+        ----------
+        X : array-like
+            Classifier/regressor: sequences of shape (n_samples, n_timesteps,
+            n_features), (n_samples, n_timesteps) or a list of (t_i, n_features)
+            arrays. Forecaster: the target series y of shape (n_timesteps,) or
+            (n_timesteps, n_targets) -- the forecaster's own ``fit(y, X=None)`` order.
+        y : array-like, default=None
+            Classifier/regressor: targets of shape (n_samples,). Forecaster:
+            exogenous series of shape (n_timesteps, n_exog), or None.
+        trial_callback : callable, default=None
+            Called with a dict at each trial's start and end (keys ``event``,
+            ``n_done``, ``max_trials``, ``best_score``, ``elapsed_s``, ``record``...),
+            for progress displays.
+
+        Returns
+        -------
+        self
+        """
+        check_params(self)
+        task = estimator_task(self.estimator)
+        objective = resolve_objective(self.objective, task)
+        check_objective(objective.name, task)
+        if task != "forecasting" and y is None:
+            raise ValueError(f"{type(self.estimator).__name__} needs targets: call fit(X, y).")
+        estimator = self._prepared_estimator()
+        horizon = int(estimator.horizon) if task == "forecasting" else 1
+        holdout = split_holdout(task, X, y, fraction=self.validation_fraction,
+                                random_state=self.random_state, horizon=horizon)
+        from seqtune.spaces import load_space
+
+        space = narrow_space(load_space(self.space, task=task, estimator=estimator), task,
+                             estimator, X, holdout)
+        project_name = self.project_name or f"{type(self.estimator).__name__.lower()}_{self.tuner}"
+        project_dir = Path(self.directory) / project_name
+        fingerprint = dataset_fingerprint(X, y)
+        check_resume(project_dir, overwrite=bool(self.overwrite), fingerprint=fingerprint,
+                     tuner=self.tuner, space=space)
+
+        tracker = self._make_tracker()
+        try:
+            return self._search(X, y, task=task, objective=objective, estimator=estimator,
+                                holdout=holdout, space=space, project_dir=project_dir,
+                                fingerprint=fingerprint, tracker=tracker,
+                                trial_callback=trial_callback)
+        finally:
+            # Also after an error or Ctrl-C: whatever finished is logged.
+            close = getattr(tracker, "close", None)
+            if close is not None:
+                close()
+
+    def _search(self, X: Any, y: Any, *, task: str, objective: Any, estimator: Any, holdout: Any,
+                space: Any, project_dir: Path, fingerprint: dict, tracker: Any,
+                trial_callback: Callable[[dict], None] | None) -> "SequenceSearch":
+        from ._tuner import known_trials, make_tuner, run_search
+
+        # An MlflowTracker takes every call on its logging queue, so training never waits.
+        later = {"wait": False} if _is_mlflow_tracker(tracker) else {}
+        deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
+        context = TrialContext(estimator=estimator, task=task, space=space, objective=objective,
+                               holdout=holdout, deadline=deadline,
+                               hyperband=self.tuner == "hyperband")
+        progress = Progress(objective=objective, max_trials=self.max_trials,
+                            time_budget=self.time_budget, verbose=self.verbose,
+                            callback=trial_callback)
+
+        def trial_ended(record: dict) -> None:
+            if tracker is not None:
+                tracker.log_trial(copy.deepcopy(record))
+            progress.trial_end(record)
+
+        runner = TrialRunner(context, on_begin=progress.trial_begin, on_end=trial_ended)
+        kt_tuner = make_tuner(
+            runner, tuner=self.tuner, deadline=deadline, directory=str(self.directory),
+            project_name=project_dir.name, overwrite=bool(self.overwrite), seed=self._oracle_seed(),
+            max_trials=int(self.max_trials), max_consecutive_failures=int(self.max_consecutive_failures),
+            max_epochs=self._max_epochs(space, estimator),
+        )
+        write_state(project_dir, overwrite=bool(self.overwrite), tuner=self.tuner,
+                    estimator=type(self.estimator).__name__,
+                    objective={"name": objective.name, "direction": objective.direction},
+                    fingerprint=fingerprint, space_yaml=space.to_yaml(),
+                    max_trials=int(self.max_trials))
+        self._warn_recurrent_dropout(space, estimator)
+        earlier = read_trial_records(project_dir)  # a resumed search: its earlier trials count
+        progress.records.update({r["trial_id"]: r for r in earlier})
+        if tracker is not None:
+            tracker.start_search(
+                str(project_dir), run_name=project_dir.name,
+                params={
+                    "tuner": self.tuner, "max_trials": self.max_trials,
+                    "time_budget": self.time_budget, "objective": objective.name,
+                    "objective_direction": objective.direction,
+                    "validation_fraction": self.validation_fraction,
+                    "estimator": type(self.estimator).__name__,
+                    **{f"estimator.{k}": v for k, v in self.estimator.get_params().items()},
+                },
+                # The tracker adds keras_backend itself; device here is the readable name.
+                tags={"device": device.device_name(), "task": task},
+                space_yaml=space.to_yaml(), fingerprint=fingerprint, **later,
+            )
+            if earlier:  # log what an earlier attempt left out
+                tracker.sync(str(project_dir), earlier, **later)
+
+        run_search(kt_tuner, max_consecutive_failures=int(self.max_consecutive_failures),
+                   trial_timeout=self.trial_timeout, verbose=self.verbose,
+                   time_budget=self.time_budget)
+
+        self.records_ = self._collect_records(project_dir, known_trials(kt_tuner), runner)
+        self.results_ = results_frame(self.records_)
+        self.objective_ = {"name": objective.name, "direction": objective.direction}
+        self.space_ = space
+        self.project_dir_ = str(project_dir)
+        self.n_trials_ = len(self.records_)
+        best = best_record(self.records_, objective.direction)
+        if best is None:
+            errors = [r["error"] for r in self.records_ if r.get("error")]
+            detail = f" The first error was:\n{errors[0]}" if errors else ""
+            raise RuntimeError(
+                f"No trial of the search in {project_dir} completed "
+                f"({len(self.records_)} trials recorded).{detail}"
+            )
+        self.best_trial_id_ = best["trial_id"]
+        self.best_params_ = dict(best["params"])
+        self.best_score_ = float(best["score"])
+        self.best_estimator_ = None
+        self.best_model_uri_ = None
+        if kt_tuner.is_worker:
+            return self  # the chief collects, refits and logs the search
+        if tracker is not None:
+            # Queued before the refit, so the summary, leaderboard and plots are logged
+            # while the best configuration trains again.
+            tracker.end_search(best_score=self.best_score_, best_params=self.best_params_,
+                               records=copy.deepcopy(self.records_), **later)
+        if self.refit:
+            # fit(X, y) for classifiers and regressors, fit(y, X) for forecasters: the
+            # arguments arrive in the estimator's own order.
+            self.best_estimator_ = clone(estimator).set_params(**self.best_params_).fit(X, y)
+            if tracker is not None:
+                self.best_model_uri_ = tracker.log_best_model(
+                    self.best_estimator_, self._input_example(task, X))
+        return self
+
+    # ------------------------------------------------------------ fit helpers
+    def _prepared_estimator(self) -> Any:
+        estimator = clone(self.estimator)
+        if self.random_state is not None and estimator.get_params().get("random_state", 0) is None:
+            estimator.set_params(random_state=self.random_state)
+        return estimator
+
+    def _oracle_seed(self) -> int | None:
+        # Keras Tuner reads seed=0 as "no seed", so derive a non-zero one.
+        if self.random_state is None:
+            return None
+        return int(check_random_state(self.random_state).randint(1, 2**31 - 1))
+
+    @staticmethod
+    def _max_epochs(space: Any, estimator: Any) -> int:
+        """Hyperband's budget: the space's fixed ``epochs`` (e.g. 300), else the estimator's."""
+        fixed = space["epochs"] if "epochs" in space else None
+        return int(getattr(fixed, "value", None) or estimator.get_params().get("epochs", 10))
+
+    def _make_tracker(self) -> Any:
+        if self.tracking is False or self.tracking is None:
+            return None
+        if self.tracking is True:
+            from seqtune.tracking import MlflowTracker
+
+            return MlflowTracker(tracking_uri=self.tracking_uri, experiment_name=self.experiment_name)
+        return self.tracking
+
+    @staticmethod
+    def _input_example(task: str, X: Any) -> Any:
+        """A few inputs for the best model's signature and input example: the first 5 rows."""
+        return take(X, np.arange(min(5, n_rows(X))))
+
+    def _warn_recurrent_dropout(self, space: Any, estimator: Any) -> None:
+        if not device.has_gpu():
+            return
+        largest = estimator.get_params().get("recurrent_dropout", 0.0) or 0.0
+        if "recurrent_dropout" in space:
+            largest = max(largest, _largest(space["recurrent_dropout"]) or 0.0)
+        if largest > 0:
+            import warnings
+
+            warnings.warn(
+                "This search can pick recurrent_dropout > 0 (up to "
+                f"{largest}), which turns off Keras's fused cuDNN kernel on this GPU: such "
+                "trials train slower per epoch (on an H100: 1.3-2x with JAX, 46x with torch; "
+                "users report 7-25x with TensorFlow). Prefer `dropout` (dropout "
+                "on each layer's inputs), which keeps the fused kernel, and set "
+                "recurrent_dropout to 0 in the space.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    @staticmethod
+    def _collect_records(project_dir: Path, known: list, runner: TrialRunner) -> list[dict]:
+        """Records of every trial, this attempt's and earlier ones', from the directory.
+
+        Trials Keras Tuner knows but that left no record (killed before starting, or
+        failed by a distributed chief's watchdog) get one from the oracle's account.
+        """
+        by_id = {r["trial_id"]: r for r in read_trial_records(project_dir)}
+        for trial_id, hp, status, score, message in known:
+            record = by_id.get(trial_id)
+            if record is None:
+                by_id[trial_id] = runner.unrecorded(trial_id, hp, status=status, score=score,
+                                                    message=message)
+            elif record["status"] == TrialStatus.RUNNING.value and status == TrialStatus.FAILED.value:
+                # Ended by the chief's watchdog: its worker died mid-trial.
+                record = {**record, "status": status, "error": message, "ended_at": time.time()}
+                write_record(project_dir / f"trial_{trial_id}", record)
+                by_id[trial_id] = record
+        return sorted(by_id.values(), key=lambda r: (r.get("number") or 0, r["trial_id"]))
+
+    # ------------------------------------------------------------- delegation
+    def _check_refitted(self) -> Any:
+        check_is_fitted(self, "best_params_")
+        if self.best_estimator_ is None:
+            raise AttributeError(
+                "This SequenceSearch has no best_estimator_ (refit=False, or a distributed "
+                "worker). Refit by hand: clone(search.estimator).set_params(**search.best_params_)."
+            )
+        return self.best_estimator_
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """Predict with ``best_estimator_``; same arguments as its ``predict``.
+
+        ``predict(X)`` for classifiers and regressors, X of shape (n_samples,
+        n_timesteps, n_features); ``predict(y_history=None, X=None)`` for forecasters.
+        """
+        return self._check_refitted().predict(*args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict:
+        """Forecasters only: ``best_estimator_.evaluate`` (MAE, RMSE, sMAPE, MASE)."""
+        estimator = self._check_refitted()
+        if not hasattr(estimator, "evaluate"):
+            raise AttributeError(f"{type(estimator).__name__} has no evaluate(); use score(X, y).")
+        return estimator.evaluate(*args, **kwargs)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of ``best_estimator_``, shape (n_samples, n_classes)."""
+        return self._check_refitted().predict_proba(X)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """``best_estimator_.score`` (accuracy for classifiers, R² for regressors)."""
+        return self._check_refitted().score(X, y)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self._check_refitted().classes_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = self.estimator.__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.non_deterministic = True
+        return tags
+
+
+def _is_mlflow_tracker(tracker: Any) -> bool:
+    if tracker is None:
+        return False
+    from seqtune.tracking import MlflowTracker
+
+    return isinstance(tracker, MlflowTracker)
+
+
+def _largest(dist: Any) -> float | None:
+    """Largest number a search-space distribution can take."""
+    values = dist.possible_values
+    if values is None:
+        return float(dist.max)
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return max(numbers) if numbers else None

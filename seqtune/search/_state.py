@@ -1,0 +1,82 @@
+"""Resume state: what a search started with, so that a rerun continues it or refuses clearly.
+
+``<directory>/<project_name>/seqtune_search.json`` holds the tuner, the estimator, the
+objective, the data's fingerprint and the space. A rerun with ``overwrite=False`` reads
+it back: other data or another tuner is refused (mixing them would corrupt the results),
+another space gives a warning (Keras Tuner keeps the space the search started with).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from seqtune.records import read_record, write_json_atomic
+
+__all__ = ["STATE_FILENAME", "check_resume", "unreadable_state_files", "write_state"]
+
+#: The search's own metadata, in the project directory.
+STATE_FILENAME = "seqtune_search.json"
+
+
+def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner: str,
+                 space: Any) -> None:
+    """Refuse to resume a search made on other data or with another tuner.
+
+    Raises
+    ------
+    ValueError
+        Naming the directory, what differs, and the two ways out (``overwrite=True``
+        or another ``project_name``).
+    """
+    path = project_dir / STATE_FILENAME
+    if overwrite or not path.exists():
+        return
+    state = read_record(path) or {}
+    old = state.get("fingerprint", {}).get("sha256")
+    if old is not None and old != fingerprint["sha256"]:
+        raise ValueError(
+            f"{project_dir} holds a search on different data (fingerprint {old}, now "
+            f"{fingerprint['sha256']}). Resuming it would mix results. Pass "
+            "overwrite=True to start afresh, or another project_name."
+        )
+    if state.get("tuner") not in (None, tuner):
+        raise ValueError(
+            f"{project_dir} holds a search made with tuner={state.get('tuner')!r}, not "
+            f"{tuner!r}. Pass the same tuner to resume, overwrite=True to start "
+            "afresh, or another project_name."
+        )
+    if state.get("space_yaml") not in (None, space.to_yaml()):
+        warnings.warn(
+            f"Resuming the search in {project_dir} with a different search space: Keras "
+            "Tuner keeps the space the search started with (see seqtune_search.json "
+            "there). Pass overwrite=True, or another project_name, to search the new space.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def write_state(project_dir: Path, *, overwrite: bool, **state: Any) -> None:
+    """Record what the search started with; a resumed search keeps the first record.
+
+    ``state`` holds ``tuner``, ``estimator``, ``objective``, ``fingerprint``,
+    ``space_yaml`` and ``max_trials``.
+    """
+    project_dir.mkdir(parents=True, exist_ok=True)
+    path = project_dir / STATE_FILENAME
+    if path.exists() and not overwrite:
+        return
+    write_json_atomic(path, state)
+
+
+def unreadable_state_files(project_dir: Path) -> list[str]:
+    """Keras Tuner JSON files of a project that do not parse (a kill mid-write)."""
+    broken = []
+    for path in [*project_dir.glob("*.json"), *project_dir.glob("trial_*/trial.json")]:
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError):
+            broken.append(str(path.relative_to(project_dir)))
+    return sorted(broken)

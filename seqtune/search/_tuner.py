@@ -1,0 +1,369 @@
+"""The Keras Tuner adapter: seqtune's trials inside Keras Tuner's search loop.
+
+Keras Tuner is the engine: its oracles (random, Bayesian, Hyperband) choose the values
+and own the trial lifecycle, and its chief/worker mode spreads a search over
+processes. This module plugs seqtune in:
+
+* :class:`SeqTuner`, a ``keras_tuner.Tuner`` whose ``run_trial`` hands the trial to a
+  :class:`~seqtune.search._runner.TrialRunner`, and which continues a promoted
+  Hyperband trial from its parent's weights, as Keras Tuner's own ``Hyperband`` does;
+* oracles that write their state files atomically (a kill mid-write must not leave an
+  unreadable ``oracle.json``), and a repair of the state a killed process leaves;
+* the time budget between trials, and a watchdog for a distributed chief.
+
+It is imported lazily (``import seqtune`` does not load Keras Tuner), and it is the only
+seqtune module that touches Keras Tuner's private API (``keras_tuner.src``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras_tuner as kt
+from keras_tuner.src.distribute import utils as dist_utils
+from keras_tuner.src.engine import trial as trial_module
+
+from seqtune.records import TrialStatus, write_json_atomic
+
+from ._runner import Continuation, TrialRunner
+from ._state import unreadable_state_files
+
+__all__ = ["WEIGHTS_FILENAME", "BudgetExhausted", "SeqTuner", "known_trials", "make_tuner",
+           "run_search"]
+
+#: Hyperband only: a completed trial's weights, which the trial that continues it loads.
+WEIGHTS_FILENAME = "seqtune_trial.weights.h5"
+TUNERS = ("bayesian", "random", "hyperband")
+
+
+class BudgetExhausted(Exception):
+    """Raised between trials when the time budget is spent; ends the search loop."""
+
+
+class _SpaceHyperModel(kt.HyperModel):
+    """Registers the search space; ``build`` returns the estimator's parameter values."""
+
+    def __init__(self, space: Any) -> None:
+        super().__init__(name="seqtune_space")
+        self.space = space
+
+    def build(self, hp):
+        return self.space.build(hp)
+
+
+# ------------------------------------------------------------------------- oracles
+
+
+class _AtomicState:
+    """Oracle mixin: ``oracle.json`` and each ``trial.json`` are written atomically.
+
+    Keras Tuner writes them in place; a process killed mid-write leaves a truncated
+    file and the search cannot resume.
+    """
+
+    def save(self):
+        write_json_atomic(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        write_json_atomic(Path(self._get_trial_dir(trial.trial_id)) / "trial.json", trial.get_state())
+
+
+class _RandomOracle(_AtomicState, kt.oracles.RandomSearchOracle):
+    pass
+
+
+class _BayesianOracle(_AtomicState, kt.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class _HyperbandOracle(_AtomicState, kt.oracles.HyperbandOracle):
+    pass
+
+
+def _make_oracle(tuner: str, *, objective: Any, seed: int | None, max_trials: int,
+                 max_consecutive_failures: int, max_epochs: int) -> Any:
+    common = {
+        "objective": objective,
+        "seed": seed,
+        "max_retries_per_trial": 0,
+        "max_consecutive_failed_trials": int(max_consecutive_failures),
+    }
+    if tuner == "random":
+        return _RandomOracle(max_trials=max_trials, **common)
+    if tuner == "bayesian":
+        return _BayesianOracle(max_trials=max_trials, **common)
+    if max_epochs < 2:
+        raise ValueError(
+            f"tuner='hyperband' needs the estimator's epochs >= 2 (it trains trials "
+            f"for 1..epochs epochs); got epochs={max_epochs}."
+        )
+    oracle = _HyperbandOracle(max_epochs=max_epochs, factor=3, **common)
+    # Hyperband has no trial cap of its own; create_trial honours this one.
+    oracle.max_trials = max_trials
+    return oracle
+
+
+def _repair_oracle_state(oracle: Any) -> None:
+    """Make a reloaded oracle consistent after a process was killed.
+
+    Keras Tuner saves a trial's ``trial.json`` and ``oracle.json`` in two steps. A kill
+    between them leaves either a finished trial still listed as running (it would run
+    again) or a started trial listed nowhere (it would never run and never finish).
+    """
+    finished = (trial_module.TrialStatus.COMPLETED, trial_module.TrialStatus.FAILED)
+    queue = []
+    for trial_id in oracle._retry_queue:
+        trial = oracle.trials.get(trial_id)
+        if trial is not None and trial.status in finished:
+            if trial_id not in oracle.end_order:
+                oracle.end_order.append(trial_id)
+            continue
+        if trial_id not in queue:
+            queue.append(trial_id)
+    ongoing = {t.trial_id for t in oracle.ongoing_trials.values()}
+    for trial_id, trial in oracle.trials.items():
+        if (
+            trial.status in (trial_module.TrialStatus.RUNNING, trial_module.TrialStatus.IDLE)
+            and trial_id not in queue
+            and trial_id not in ongoing
+            and trial_id not in oracle.end_order
+        ):
+            queue.append(trial_id)
+    oracle._retry_queue = queue
+    oracle.save()
+
+
+# --------------------------------------------------------------------------- tuner
+
+
+class SeqTuner(kt.Tuner):
+    """A Keras Tuner whose trials are run by a seqtune :class:`TrialRunner`.
+
+    The search loop, the oracle and the distributed plumbing are Keras Tuner's. This
+    class overrides ``run_trial`` (no checkpoints, no TensorBoard callback: the best
+    configuration is refitted at the end instead), the hook between trials (the time
+    budget), ``save`` (atomically) and ``reload`` (repair of state left by a killed
+    process).
+
+    Parameters
+    ----------
+    runner : TrialRunner
+    deadline : float or None
+        ``time.monotonic()`` value after which no trial starts.
+    **kwargs
+        ``oracle``, ``directory``, ``project_name``, ``overwrite``: as for
+        ``keras_tuner.Tuner``.
+    """
+
+    def __init__(self, runner: TrialRunner, *, deadline: float | None, **kwargs: Any) -> None:
+        self.runner = runner
+        self.deadline = deadline
+        super().__init__(hypermodel=_SpaceHyperModel(runner.context.space), **kwargs)
+
+    @property
+    def is_worker(self) -> bool:
+        """Whether this process is a worker of a distributed search (it reports to a chief)."""
+        return self._is_worker()
+
+    # -- between trials ----------------------------------------------------------
+    def pre_create_trial(self):
+        # A distributed worker must keep asking the chief until it answers STOPPED,
+        # or the chief waits for it forever; the chief enforces the budget instead.
+        if self.deadline is not None and time.monotonic() >= self.deadline and not self.is_worker:
+            raise BudgetExhausted
+
+    def on_trial_begin(self, trial):
+        self.runner.begin(trial.trial_id)
+
+    # -- one trial ---------------------------------------------------------------
+    def run_trial(self, trial, *args, **kwargs):
+        trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        outcome = self.runner.run(trial.trial_id, trial.hyperparameters, trial_dir,
+                                  continuation=self._continuation(trial))
+        record = outcome.record
+        if (self.runner.context.hyperband and outcome.estimator is not None
+                and record["status"] == TrialStatus.COMPLETED.value):
+            outcome.estimator.model_.save_weights(trial_dir / WEIGHTS_FILENAME)
+        return {self.oracle.objective.name: float(record["score"])}
+
+    def _continuation(self, trial: Any) -> Continuation | None:
+        """Hyperband: let a promoted trial train on from its parent's weights.
+
+        Keras Tuner's Hyperband gives a promoted configuration the parent's id
+        (``tuner/trial_id``) and the epoch it reached (``tuner/initial_epoch``). Without
+        the parent's saved weights (a parent from before an upgrade, or whose file is
+        gone) the trial trains from scratch for the whole budget.
+        """
+        values = trial.hyperparameters.values
+        parent = values.get("tuner/trial_id")
+        if not self.runner.context.hyperband or parent is None:
+            return None
+        path = Path(self.get_trial_dir(parent)) / WEIGHTS_FILENAME
+        if not path.is_file():
+            return None
+        return Continuation(str(parent), path, int(values.get("tuner/initial_epoch", 0)))
+
+    def save_model(self, trial_id, model, step=0):  # models are not checkpointed
+        return None
+
+    def load_model(self, trial):
+        raise NotImplementedError(
+            "seqtune does not keep per-trial models; use SequenceSearch.best_estimator_, "
+            "refitted on all the data with the best parameters."
+        )
+
+    # -- state -------------------------------------------------------------------
+    def save(self):
+        if not self.is_worker:
+            self.oracle.save()
+        write_json_atomic(self._get_tuner_fname(), self.get_state())
+
+    def reload(self):
+        super().reload()
+        if not self.is_worker:
+            _repair_oracle_state(self.oracle)
+
+
+def make_tuner(runner: TrialRunner, *, tuner: str, deadline: float | None, directory: str,
+               project_name: str, overwrite: bool, seed: int | None, max_trials: int,
+               max_consecutive_failures: int, max_epochs: int) -> SeqTuner:
+    """Build the oracle and the tuner; a resumable search is reloaded from its directory.
+
+    Raises
+    ------
+    RuntimeError
+        When Keras Tuner's state files in the project directory do not parse (a kill
+        mid-write by an older version), naming them and the ways out.
+    """
+    oracle = _make_oracle(tuner, objective=runner.context.objective, seed=seed,
+                          max_trials=max_trials, max_consecutive_failures=max_consecutive_failures,
+                          max_epochs=max_epochs)
+    try:
+        kt_tuner = SeqTuner(runner, deadline=deadline, oracle=oracle, directory=directory,
+                            project_name=project_name, overwrite=overwrite)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        project_dir = Path(directory) / project_name
+        broken = unreadable_state_files(project_dir)
+        if not broken:
+            raise
+        raise RuntimeError(
+            f"Cannot resume the search in {project_dir}: Keras Tuner's state file(s) "
+            f"{broken} are unreadable (the process was probably killed while writing them). "
+            "Trial results are kept in each trial's seqtune_record.json. Pass "
+            "overwrite=True to start afresh, or another project_name."
+        ) from exc
+    kt_tuner.oracle.verbose = 0  # seqtune prints its own per-trial line
+    return kt_tuner
+
+
+# -------------------------------------------------------------------- the search
+
+
+def run_search(kt_tuner: SeqTuner, *, max_consecutive_failures: int, trial_timeout: float | None,
+               verbose: int, time_budget: float | None) -> None:
+    """Run Keras Tuner's search loop until it ends, the budget is spent, or trials keep failing.
+
+    ``max_consecutive_failures`` failed trials in a row end the search with a
+    ``RuntimeWarning`` (the best completed trial is kept). Ctrl-C propagates, after a
+    line that says how to resume.
+    """
+    stop_watchdog = _start_chief_watchdog(kt_tuner, trial_timeout)
+    try:
+        with warnings.catch_warnings():
+            # keras-tuner 1.4 calls threading APIs deprecated since Python 3.10.
+            warnings.filterwarnings("ignore", message=r"(currentThread|getName)\(\) is deprecated")
+            kt_tuner.search()
+    except BudgetExhausted:
+        if verbose:
+            print(f"[seqtune] time budget of {time_budget}s spent; search stopped.", flush=True)
+    except RuntimeError as exc:
+        if "consecutive failures" not in str(exc):
+            raise
+        warnings.warn(
+            f"The search stopped after {max_consecutive_failures} failed trials in "
+            f"a row (max_consecutive_failures). Last error:\n{exc}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    except KeyboardInterrupt:
+        if verbose:
+            print(
+                "\n[seqtune] interrupted; rerun the same search with overwrite=False to "
+                "resume it (completed trials are kept).",
+                flush=True,
+            )
+        raise
+    finally:
+        stop_watchdog()
+
+
+def _start_chief_watchdog(kt_tuner: SeqTuner, trial_timeout: float | None) -> Callable[[], None]:
+    """In a distributed chief: enforce the time budget, fail trials of silent workers.
+
+    Both act through Keras Tuner's own mechanisms: lowering ``oracle.max_trials`` to
+    the trials created so far makes ``create_trial`` answer STOPPED to every worker,
+    and ending a trial of a killed worker, then forgetting that worker, lets the
+    chief's server exit.
+    """
+    deadline = kt_tuner.deadline
+    if (trial_timeout is None and deadline is None) or not dist_utils.is_chief_oracle():
+        return lambda: None
+    oracle = kt_tuner.oracle
+    stop = threading.Event()
+    first_seen: dict[str, float] = {}
+    timeout = float(trial_timeout) if trial_timeout is not None else math.inf
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                oracle.max_trials = min(oracle.max_trials or math.inf, len(oracle.trials))
+            for tuner_id, trial in list(oracle.ongoing_trials.items()):
+                seen = first_seen.setdefault(trial.trial_id, now)
+                if now - seen < timeout:
+                    continue
+                dead = copy.copy(trial)
+                dead.status = trial_module.TrialStatus.FAILED
+                dead.message = (
+                    f"Worker {tuner_id} did not report trial {trial.trial_id} within "
+                    f"trial_timeout={timeout}s; recorded as failed."
+                )
+                with contextlib.suppress(Exception):
+                    oracle.end_trial(dead)
+                    oracle.tuner_ids.discard(tuner_id)
+
+    thread = threading.Thread(target=watch, name="seqtune-chief-watchdog", daemon=True)
+    thread.start()
+
+    def stop_watch() -> None:
+        stop.set()
+        thread.join(timeout=5)
+
+    return stop_watch
+
+
+def known_trials(kt_tuner: SeqTuner) -> list[tuple[str, Any, str, float | None, str | None]]:
+    """``(trial_id, hyperparameters, status, score, message)`` of every trial the oracle knows.
+
+    Statuses are seqtune's: Keras Tuner's INVALID (a trial that crashed) reads FAILED.
+    A worker's oracle is a client of the chief's and knows none.
+    """
+    trials = getattr(kt_tuner.oracle, "trials", None)
+    if not isinstance(trials, dict):
+        return []
+    out = []
+    for trial_id, trial in trials.items():
+        status = str(trial.status)
+        if status == trial_module.TrialStatus.INVALID:
+            status = TrialStatus.FAILED.value
+        score = trial.score if status == TrialStatus.COMPLETED.value else None
+        out.append((trial_id, trial.hyperparameters, status, score, trial.message))
+    return out
