@@ -237,15 +237,26 @@ def test_hyperband_promoted_trial_trains_on_from_its_parents_weights(tmp_path, c
     assert len(weights) == 1
 
 
-def test_unloadable_warm_start_weights_warn_and_train_from_scratch(tmp_path, clf_data):
+def test_load_weights_continues_a_fit_and_warns_on_a_file_that_does_not_load(tmp_path, clf_data):
+    """Hyperband's continuation goes through this public callback (seqtune.callbacks)."""
+    from seqtune.callbacks import LoadWeights
+
     X, y = clf_data
-    clf = SequenceClassifier(units=4, epochs=2, batch_size=16, early_stopping=False, random_state=0)
-    clf._warm_start = (str(tmp_path / "missing.weights.h5"), 1)
-    with pytest.warns(UserWarning, match=r"missing\.weights\.h5.*training from scratch for all 2 epochs"):
-        clf.fit(X, y)
-    assert clf.n_epochs_ == 2 and not hasattr(clf, "_warm_start")
-    clf.fit(X, y)  # consumed: a second fit starts fresh without a warning
-    assert clf.n_epochs_ == 2
+    settings = dict(units=4, epochs=2, batch_size=16, early_stopping=False, random_state=0)
+    first = SequenceClassifier(**settings).fit(X, y)
+    first.model_.save_weights(tmp_path / "first.weights.h5")
+
+    warm = LoadWeights(tmp_path / "first.weights.h5")
+    more = SequenceClassifier(**settings).fit(X, y, callbacks=[warm])
+    assert warm.loaded
+    # Same seed: a fresh start would repeat the first fit's first loss.
+    assert more.history_["loss"][0] < first.history_["loss"][0]
+
+    missing = LoadWeights(tmp_path / "missing.weights.h5")
+    with pytest.warns(UserWarning, match=r"missing\.weights\.h5.*fresh initialisation"):
+        fresh = SequenceClassifier(**settings).fit(X, y, callbacks=[missing])
+    assert not missing.loaded and fresh.n_epochs_ == 2
+    assert fresh.history_["loss"][0] == pytest.approx(first.history_["loss"][0])
 
 
 @pytest.mark.parametrize(
@@ -444,17 +455,19 @@ def test_seq2seq_forecaster_search_drops_linear_skip_instead_of_failing_trials(t
 
 
 @pytest.mark.parametrize("early_stopping", [True, False])
-def test_trial_score_is_the_kept_weights_validation_accuracy(tmp_path, clf_data, early_stopping):
-    """The score read from the history equals scoring the fitted trial on X_val again."""
-    from seqtune.search import _validation_accuracy
-
+def test_best_epoch_is_the_epoch_whose_weights_are_kept(clf_data, early_stopping):
+    """The search scores a trial at best_epoch_: its validation accuracy there equals
+    scoring the fitted model on the validation data again."""
     X, y = clf_data
     X_train, X_val, y_train, y_val = X[:28], X[28:], y[:28], y[28:]
     for patience in (0, 2):
         est = SequenceClassifier(units=4, epochs=6, patience=patience, learning_rate=0.05,
                                  early_stopping=early_stopping, random_state=patience)
         est.fit(X_train, y_train, validation_data=(X_val, y_val))
-        assert _validation_accuracy(est) == pytest.approx(est.score(X_val, y_val))
+        val_loss = est.history_["val_loss"]
+        expected = int(np.argmin(val_loss)) if early_stopping else len(val_loss) - 1
+        assert est.best_epoch_ == expected
+        assert est.history_["val_accuracy"][est.best_epoch_] == pytest.approx(est.score(X_val, y_val))
 
 
 def test_search_logged_to_mlflow_and_resume_reattaches(tmp_path, clf_data):
@@ -569,3 +582,40 @@ def test_search_accepts_a_list_of_variable_length_sequences(tmp_path):
     y = np.arange(30) % 2
     search = _search(tmp_path, max_trials=1, refit=False).fit(X, y)
     assert search.results_["status"].tolist() == ["completed"]
+
+
+def test_a_tracked_search_runs_one_logging_thread_and_leaves_none(tmp_path, clf_data):
+    import threading
+
+    X, y = clf_data
+    seen = []
+
+    def threads(event):
+        seen.append(sorted(t.name for t in threading.enumerate() if t.name.startswith("seqtune")))
+
+    search = _search(tmp_path, max_trials=2).set_params(
+        tracking=True, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="threads")
+    search.fit(X, y, trial_callback=threads)
+    assert len(seen) == 4  # two trials, begin and end
+    for names in seen:
+        assert len(names) == 1 and names[0].startswith("seqtune-mlflow-"), names
+    assert not [t for t in threading.enumerate() if t.name.startswith("seqtune")]
+
+
+def test_a_dead_tracking_store_gives_one_warning_and_loses_no_trial(tmp_path, clf_data):
+    from _tracking_helpers import free_port
+
+    from seqtune.tracking import TrackingWarning
+
+    X, y = clf_data
+    port = free_port()  # nothing listens there
+    search = _search(tmp_path, max_trials=2).set_params(
+        tracking=True, tracking_uri=f"http://127.0.0.1:{port}", experiment_name="dead")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(X, y)
+    tracking = [w for w in caught if issubclass(w.category, TrackingWarning)]
+    assert len(tracking) == 1 and f"127.0.0.1:{port}" in str(tracking[0].message)
+    assert search.best_model_uri_ is None
+    assert list(search.results_["status"]) == ["completed", "completed"]
+    assert len(read_trial_records(search.project_dir_)) == 2  # on disk for `seqtune sync`

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import socket
@@ -96,9 +98,10 @@ def test_parent_and_child_runs_hold_the_record(store, tmp_path):
     assert parent.data.metrics["n_trials_failed"] == 1
     assert parent.data.tags["best.units"] == "8"
     assert "max: 16" in _artifact_text(client, parent_id, "search_space.yaml", tmp_path)
-    board = _artifact_text(client, parent_id, "leaderboard.csv", tmp_path).splitlines()
-    assert len(board) == 4  # header + one row per trial, best first
-    assert board[1].startswith("0001,COMPLETED,0.6")
+    board = list(csv.DictReader(io.StringIO(_artifact_text(client, parent_id, "leaderboard.csv", tmp_path))))
+    assert len(board) == 3  # one row per trial, best first: seqtune.records.leaderboard
+    assert [row["trial_id"] for row in board] == ["0001", "0000", "0002"]
+    assert (board[0]["status"], float(board[0]["score"]), board[0]["units"]) == ("completed", 0.6, "8")
     plots = {a.path for a in client.list_artifacts(parent_id, "plots")}
     assert plots == {"plots/learning_curves.png", "plots/score_vs_params.png"}
     # The experiment's artifacts sit next to the sqlite file, not in the cwd.
@@ -505,9 +508,18 @@ def test_track_fit_logs_one_run_per_fit(store, fitted_classifier):
     assert len(client.search_runs([experiment.experiment_id])) == 1
 
 
-def test_notify_fit_without_context_does_nothing(monkeypatch):
+def test_fits_outside_track_fit_build_no_record(monkeypatch, fitted_classifier):
+    from seqtune import SequenceClassifier
+    from seqtune.listeners import fit_listener
+
     def fail(*args, **kwargs):
         raise AssertionError("built a record outside track_fit")
 
-    monkeypatch.setattr("seqtune._base.fit_record", fail)
-    assert tracking._notify_fit(object()) is None
+    monkeypatch.setattr("seqtune.tracking._fit.fit_record", fail)
+    _, X = fitted_classifier
+    y = np.array([0, 1] * 12)
+    SequenceClassifier(units=4, epochs=1, random_state=0).fit(X, y)  # nobody listens
+    seen = []
+    with fit_listener(seen.append):
+        estimator = SequenceClassifier(units=4, epochs=1, random_state=0).fit(X, y)
+    assert seen == [estimator]
