@@ -51,8 +51,9 @@ class BaseSequenceEstimator(BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "patience": [Interval(Integral, 0, None, closed="left")],
+        "reduce_lr_patience": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -86,6 +87,10 @@ class BaseSequenceEstimator(BaseEstimator):
                 "but the target y is None."
             )
         return validate_sequences(X, self, reset=True, y=y, **target_checks)
+
+    def _architecture(self) -> dict:
+        """Options of :func:`~seqtune.model.build_recurrent_model` beyond the recurrent stack."""
+        return {}
 
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(_INT32_MAX))
@@ -158,7 +163,7 @@ class BaseSequenceEstimator(BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, x, dtype=np.float32)
 
-        if validation_data is None and self.early_stopping:
+        if validation_data is None and self.early_stopping and self.validation_fraction > 0:
             x, y, sample_weight, validation_data = _split_validation(
                 x, y, sample_weight, self.validation_fraction, stratify, seed
             )
@@ -170,6 +175,7 @@ class BaseSequenceEstimator(BaseEstimator):
             recurrent_dropout=self.recurrent_dropout, masked=masked,
             head_activation=head_activation, loss=loss, metrics=metrics,
             learning_rate=self.learning_rate, clipnorm=self.clipnorm,
+            **self._architecture(),
         )
         return self._train(model, x, y, sample_weight=sample_weight,
                            validation_data=validation_data, callbacks=callbacks, masked=masked)
@@ -199,13 +205,19 @@ class BaseSequenceEstimator(BaseEstimator):
             As for :meth:`_fit_keras`; ``validation_data`` may also be a PyDataset.
         """
         all_callbacks = list(callbacks or [])
+        # Without validation data (validation_fraction=0) both rules watch the training loss.
+        monitor = "val_loss" if validation_data is not None else "loss"
         early_stopping = None
         if self.early_stopping:
             early_stopping = keras.callbacks.EarlyStopping(
-                monitor="val_loss" if validation_data is not None else "loss",
-                patience=self.patience, restore_best_weights=True,
+                monitor=monitor, patience=self.patience, restore_best_weights=True,
             )
             all_callbacks.append(early_stopping)
+        if self.reduce_lr_patience is not None:
+            all_callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.5, patience=self.reduce_lr_patience,
+                min_lr=self.learning_rate / 64,
+            ))
         # A PyDataset batches and shuffles itself; Keras rejects these arguments for it.
         batching = {} if isinstance(x, keras.utils.PyDataset) else dict(
             batch_size=self.batch_size, shuffle=True)

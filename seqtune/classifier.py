@@ -8,13 +8,25 @@ from typing import Any
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from ._base import BaseSequenceEstimator
+from .model import POOLINGS
 
 __all__ = ["SequenceClassifier"]
+
+#: Parameters of the sequence classifier and regressor beyond the shared recurrent ones.
+SEQUENCE_MODEL_CONSTRAINTS: dict = {
+    "sequence_length": [Interval(Integral, 1, None, closed="left"), None],
+    "stride": [Interval(Integral, 1, None, closed="left")],
+    "pooling": [StrOptions(set(POOLINGS))],
+    "conv_branch": ["boolean"],
+    "conv_frontend": [Interval(Integral, 0, None, closed="left")],
+    "squeeze_excite": ["boolean"],
+    "normalize": ["boolean"],
+}
 
 
 class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
@@ -53,6 +65,9 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
         Hold out ``validation_fraction`` of the training data (stratified) and stop when
         its loss has not improved for ``patience`` epochs, restoring the best weights.
     validation_fraction : float, default=0.1
+        With 0, nothing is held out: early stopping (and ``reduce_lr_patience``) watch
+        the training loss, as LSTM-FCN trains. Small training sets (tens of series)
+        leave a holdout of a handful, too few to stop on reliably.
     patience : int, default=50
         Long on purpose: unidirectional LSTM and GRU models often sit at chance for
         tens of epochs before they start to learn (seen on GunPoint).
@@ -61,6 +76,25 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
         value gives identical predictions on CPU.
     verbose : int, default=0
         Keras's fit verbosity.
+    pooling : {"last", "mean", "attention"}, default="last"
+        How the recurrent outputs become one vector: the last state, the mean of the
+        hidden states over the valid steps, or attention pooling over them.
+    conv_branch : bool, default=False
+        LSTM-FCN's convolutional branch beside the recurrent stack (Conv1D 128/k8,
+        256/k5, 128/k3, each with batch norm and ReLU, then the mean over time),
+        concatenated before the head. Only ``keras.layers``: the fused cuDNN kernel of
+        the recurrent branch stays usable.
+    conv_frontend : int, default=0
+        Convolutional blocks (Conv1D 64/k5, batch norm, ReLU) before the recurrent stack.
+    squeeze_excite : bool, default=False
+        Squeeze-and-excite blocks in the convolutions (MLSTM-FCN); needs ``conv_branch``
+        or ``conv_frontend``.
+    normalize : bool, default=False
+        Standardise each series by its own mean and std over time, per channel.
+    reduce_lr_patience : int or None, default=None
+        Halve the learning rate when the monitored loss has not improved for this many
+        epochs (Keras's ``ReduceLROnPlateau``, down to ``learning_rate / 64``); None
+        keeps it constant.
 
     Attributes
     ----------
@@ -100,8 +134,7 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
 
     _parameter_constraints: dict = {
         **BaseSequenceEstimator._parameter_constraints,
-        "sequence_length": [Interval(Integral, 1, None, closed="left"), None],
-        "stride": [Interval(Integral, 1, None, closed="left")],
+        **SEQUENCE_MODEL_CONSTRAINTS,
     }
 
     def __init__(
@@ -123,6 +156,12 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
         patience: int = 50,
         random_state: Any = None,
         verbose: int = 0,
+        pooling: str = "last",
+        conv_branch: bool = False,
+        conv_frontend: int = 0,
+        squeeze_excite: bool = False,
+        normalize: bool = False,
+        reduce_lr_patience: int | None = None,
     ) -> None:
         self.cell = cell
         self.units = units
@@ -141,6 +180,17 @@ class SequenceClassifier(ClassifierMixin, BaseSequenceEstimator):
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
+        self.pooling = pooling
+        self.conv_branch = conv_branch
+        self.conv_frontend = conv_frontend
+        self.squeeze_excite = squeeze_excite
+        self.normalize = normalize
+        self.reduce_lr_patience = reduce_lr_patience
+
+    def _architecture(self) -> dict:
+        return {"pooling": self.pooling, "conv_branch": self.conv_branch,
+                "conv_frontend": self.conv_frontend, "squeeze_excite": self.squeeze_excite,
+                "normalize": self.normalize}
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *, validation_data=None,
             callbacks=None) -> "SequenceClassifier":

@@ -104,9 +104,13 @@ class SequenceForecaster(BaseSequenceEstimator):
         but also the most recent training data, which measured worse on Airline, so
         there is none. Pass ``validation_data`` for a disjoint continuation.
     validation_fraction : float, default=0.1
+        With 0 nothing is held out and early stopping watches the training loss.
     patience : int, default=20
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
+    reduce_lr_patience : int or None, default=None
+        Halve the learning rate when the monitored loss has not improved for this many
+        epochs (down to ``learning_rate / 64``); None keeps it constant.
 
     Attributes
     ----------
@@ -181,6 +185,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         patience: int = 20,
         random_state: Any = None,
         verbose: int = 0,
+        reduce_lr_patience: int | None = None,
     ) -> None:
         self.lookback = lookback
         self.horizon = horizon
@@ -207,6 +212,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
+        self.reduce_lr_patience = reduce_lr_patience
 
     # -- input checks -------------------------------------------------------------------
 
@@ -326,7 +332,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         val_ds = None
         if validation_data is not None:
             val_ds = self._validation_windows(validation_data, y_values, x_values)
-        elif self.early_stopping:
+        elif self.early_stopping and self.validation_fraction > 0:
             # Hold out the most recent windows, in time order: shuffling would let the model
             # see the future of its validation targets.
             keep, tail = tail_split(n_total, self.validation_fraction)

@@ -6,67 +6,40 @@ backends all work.
 
 from __future__ import annotations
 
-from typing import Any
 
 import keras
 import numpy as np
-from keras import ops
+
+from .layers import (
+    AttentionPooling,
+    MaskedAveragePooling,
+    MemberLoss,
+    PaddingMask,
+    SeriesNormalization,
+    SqueezeExcite,
+    StepMask,
+)
 
 __all__ = [
     "CELLS",
+    "FCN_BLOCKS",
+    "POOLINGS",
     "MemberLoss",
     "PaddingMask",
     "build_recurrent_model",
+    "conv_block",
     "predict_in_batches",
     "recurrent_layer",
     "recurrent_stack",
 ]
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
-
-
-@keras.saving.register_keras_serializable(package="seqtune")
-class PaddingMask(keras.layers.Layer):
-    """Turn NaN padding into a Keras mask and zeros.
-
-    A step is padding when all its features are NaN; seqtune's validation rejects NaN in
-    user data, so the sentinel cannot collide with real values (unlike ``Masking(0.0)``,
-    which would mask genuine all-zero steps).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
-    def call(self, inputs):
-        return ops.where(ops.isnan(inputs), ops.zeros_like(inputs), inputs)
-
-    def compute_mask(self, inputs, mask=None):
-        return ops.logical_not(ops.all(ops.isnan(inputs), axis=-1))
-
-
-@keras.saving.register_keras_serializable(package="seqtune")
-class MemberLoss(keras.losses.Loss):
-    """A loss for ``n_members`` models trained side by side in one Keras model.
-
-    The model's output concatenates the members' outputs, ``(batch, n_members *
-    n_outputs)``; the target ``(batch, n_outputs)`` is repeated for each member, so the
-    loss is the mean of the members' own losses. Each member's gradient depends only
-    on its own output: the members train independently (a deep ensemble), not as
-    one wider network fitted through their average.
-    """
-
-    def __init__(self, base: str = "mse", n_members: int = 1, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base = base
-        self.n_members = int(n_members)
-        self._fn = keras.losses.get(base)
-
-    def call(self, y_true, y_pred):
-        return self._fn(ops.tile(y_true, [1, self.n_members]), y_pred)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "base": self.base, "n_members": self.n_members}
+#: How the recurrent outputs become one vector: the last state, their mean, or attention.
+POOLINGS = ("last", "mean", "attention")
+#: LSTM-FCN's convolutional branch (Karim et al. 2017): (filters, kernel size) per block.
+FCN_BLOCKS = ((128, 8), (256, 5), (128, 3))
+# A convolutional front end before the recurrent stack: filters and kernel size per block.
+_FRONTEND_FILTERS, _FRONTEND_KERNEL = 64, 5
 
 
 def recurrent_layer(
@@ -129,6 +102,7 @@ def recurrent_stack(
     return_sequences: bool = False,
     return_state: bool = False,
     name: str = "recurrent",
+    mask=None,
 ):
     """Apply ``n_layers`` recurrent layers to the tensor ``x``.
 
@@ -145,6 +119,8 @@ def recurrent_stack(
         Whether the last layer returns the whole sequence.
     return_state : bool
         Whether the last layer also returns its final states (encoder use).
+    mask : KerasTensor of shape (batch, n_timesteps), optional
+        A padding mask to apply when ``x`` carries none (it came through a convolution).
 
     Returns
     -------
@@ -160,7 +136,35 @@ def recurrent_stack(
             return_sequences=return_sequences if last else True,
             return_state=return_state and last,
         )
-        x = layer(x)
+        x = layer(x) if mask is None or i > 0 else layer(x, mask=mask)
+    return x
+
+
+def conv_block(x, filters: int, kernel_size: int, *, name: str, mask=None,
+               squeeze_excite: bool = False):
+    """Conv1D (same padding) → batch normalisation → ReLU, then optionally squeeze-and-excite.
+
+    Parameters
+    ----------
+    x : KerasTensor of shape (batch, n_timesteps, channels)
+    filters, kernel_size : int
+    name : str
+        Prefix of the block's layer names.
+    mask : KerasTensor of shape (batch, n_timesteps), optional
+        Padding mask; padded steps are zeroed after the block, and ignored by
+        squeeze-and-excite's channel means.
+    squeeze_excite : bool
+
+    Returns
+    -------
+    KerasTensor of shape (batch, n_timesteps, filters)
+    """
+    x = keras.layers.Conv1D(filters, kernel_size, padding="same", kernel_initializer="he_uniform",
+                            name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    if squeeze_excite:
+        x = SqueezeExcite(name=f"{name}_se")(x, mask=mask)
     return x
 
 
@@ -183,8 +187,19 @@ def build_recurrent_model(
     clipnorm: float | None = 1.0,
     linear_skip: bool = False,
     n_members: int = 1,
+    pooling: str = "last",
+    conv_branch: bool = False,
+    conv_frontend: int = 0,
+    squeeze_excite: bool = False,
+    normalize: bool = False,
 ) -> keras.Model:
-    """Return a compiled recurrent model.
+    """Return a compiled recurrent model, optionally a recurrent-convolutional hybrid.
+
+    The input goes, in order, through the padding mask (``masked``), per-series
+    normalisation (``normalize``), a convolutional front end (``conv_frontend``), the
+    recurrent stack and its pooling (``pooling``); with ``conv_branch`` LSTM-FCN's
+    convolutional branch reads the same (normalised) input beside the recurrent one,
+    and the two are concatenated before the dense head.
 
     Parameters
     ----------
@@ -218,6 +233,22 @@ def build_recurrent_model(
         with :class:`MemberLoss` (a deep ensemble). The output is their concatenation,
         ``(batch, n_members * n_outputs)``: average the members' blocks to predict.
         ``metrics`` are not supported with more than one member.
+    pooling : {"last", "mean", "attention"}
+        How the recurrent outputs become one vector: the last state (Keras's
+        ``return_sequences=False``), the mean of the hidden states over the valid
+        steps, or attention pooling over them (:class:`~seqtune.layers.AttentionPooling`).
+    conv_branch : bool
+        Add LSTM-FCN's convolutional branch (Karim et al. 2017) in parallel with the
+        recurrent stack: Conv1D 128/k8, 256/k5, 128/k3 (each with batch norm and
+        ReLU), then the mean over the valid steps (:data:`FCN_BLOCKS`).
+    conv_frontend : int
+        Convolutional blocks (64 filters, kernel 5) before the recurrent stack.
+    squeeze_excite : bool
+        Squeeze-and-excite after the first two blocks of the branch and after every
+        front-end block (MLSTM-FCN). Needs ``conv_branch`` or ``conv_frontend``.
+    normalize : bool
+        Standardise each series by its own mean and std over time, per channel
+        (:class:`~seqtune.layers.SeriesNormalization`).
 
     Returns
     -------
@@ -229,16 +260,46 @@ def build_recurrent_model(
         raise ValueError("linear_skip needs a fixed-length, unmasked input window.")
     if n_members > 1 and metrics:
         raise ValueError(f"metrics={metrics!r} cannot be computed on a {n_members}-member ensemble's output.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling={pooling!r} is not supported; expected one of {list(POOLINGS)}.")
     inputs = keras.Input(shape=(n_timesteps, n_features), name="sequences")
-    x = PaddingMask(name="padding_mask")(inputs) if masked else inputs
+    hybrid = bool(conv_branch or conv_frontend or normalize)
+    mask = None
+    if masked and hybrid:
+        # Convolutions cannot carry a Keras mask: the padding is zeroed, and the mask
+        # goes explicitly to what needs it (normalisation, the recurrent stack, pooling).
+        x = PaddingMask(carry_mask=False, name="padding_zeros")(inputs)
+        mask = StepMask(name="step_mask")(inputs)
+    elif masked:
+        x = PaddingMask(name="padding_mask")(inputs)
+    else:
+        x = inputs
+    if normalize:
+        x = SeriesNormalization(name="series_norm")(x, mask=mask)
     outputs = []
     for m in range(n_members):
         # Member 0 keeps the single-model layer names, so one-member models are unchanged.
         tag = "" if m == 0 else f"_m{m}"
+        h = x
+        for i in range(conv_frontend):
+            h = conv_block(h, _FRONTEND_FILTERS, _FRONTEND_KERNEL, name=f"frontend{tag}_{i}",
+                           mask=mask, squeeze_excite=squeeze_excite)
         h = recurrent_stack(
-            x, cell=cell, units=units, n_layers=n_layers, bidirectional=bidirectional,
+            h, cell=cell, units=units, n_layers=n_layers, bidirectional=bidirectional,
             dropout=dropout, recurrent_dropout=recurrent_dropout, name=f"recurrent{tag}",
+            return_sequences=pooling != "last", mask=mask,
         )
+        if pooling == "mean":
+            h = MaskedAveragePooling(name=f"mean_pool{tag}")(h)
+        elif pooling == "attention":
+            h = AttentionPooling(units=units, name=f"attention_pool{tag}")(h)
+        if conv_branch:
+            f = x
+            for i, (filters, kernel) in enumerate(FCN_BLOCKS):
+                f = conv_block(f, filters, kernel, name=f"fcn{tag}_{i}", mask=mask,
+                               squeeze_excite=squeeze_excite and i < len(FCN_BLOCKS) - 1)
+            f = MaskedAveragePooling(name=f"fcn_pool{tag}")(f, mask=mask)
+            h = keras.layers.Concatenate(name=f"recurrent_and_fcn{tag}")([h, f])
         if dropout > 0:
             h = keras.layers.Dropout(dropout, name=f"output_dropout{tag}")(h)
         out = keras.layers.Dense(n_outputs, activation=head_activation, name=f"head{tag}")(h)

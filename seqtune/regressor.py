@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseSequenceEstimator
-from .classifier import SequenceClassifier
+from .classifier import SEQUENCE_MODEL_CONSTRAINTS, SequenceClassifier
 
 __all__ = ["SequenceRegressor"]
 
@@ -26,7 +24,8 @@ class SequenceRegressor(RegressorMixin, BaseSequenceEstimator):
     ----------
     cell, units, n_layers, bidirectional, dropout, recurrent_dropout, sequence_length, \
 stride, learning_rate, clipnorm, batch_size, epochs, early_stopping, \
-validation_fraction, patience, random_state, verbose
+validation_fraction, patience, random_state, verbose, pooling, conv_branch, conv_frontend, \
+squeeze_excite, normalize, reduce_lr_patience
         As for :class:`~seqtune.SequenceClassifier`; the internal validation split is
         not stratified.
 
@@ -53,11 +52,11 @@ n_epochs_, n_params_, fit_time_, fused_kernel_, best_epoch_
 
     _parameter_constraints: dict = {
         **BaseSequenceEstimator._parameter_constraints,
-        "sequence_length": [Interval(Integral, 1, None, closed="left"), None],
-        "stride": [Interval(Integral, 1, None, closed="left")],
+        **SEQUENCE_MODEL_CONSTRAINTS,
     }
 
     __init__ = SequenceClassifier.__init__
+    _architecture = SequenceClassifier._architecture
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *, validation_data=None,
             callbacks=None) -> "SequenceRegressor":
