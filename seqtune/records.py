@@ -32,6 +32,7 @@ __all__ = [
     "best_record",
     "fit_record",
     "fit_summary",
+    "is_complete",
     "leaderboard",
     "new_record",
     "rank_records",
@@ -121,8 +122,12 @@ def new_record(
         "status": TrialStatus.RUNNING.value,
         "params": params,
         "score": None,
+        "score_std": None,  # over the folds, when cross-validated
         "objective": None if objective is None else dict(objective),
         "metrics": {},
+        "n_folds": 1,
+        "folds": [],  # per fold: score, metrics, epochs_run, best_epoch, train_loss, ...
+        "stopped_by": None,  # PRUNED trials: "budget" (time ran out) or "pruning"
         "history": {},
         "epochs_run": 0,
         "initial_epoch": 0,  # > 0: a Hyperband trial that went on from its parent's weights
@@ -299,8 +304,21 @@ def _direction(records: Sequence[Mapping[str, Any]], direction: str | None) -> s
     return "max"
 
 
+def is_complete(record: Mapping[str, Any]) -> bool:
+    """Whether every fold of a trial trained to its end (none pruned, none cut by the budget)."""
+    folds = record.get("folds")
+    if not folds:  # written before folds existed: one holdout, complete unless PRUNED
+        return str(record.get("status", "")).upper() != TrialStatus.PRUNED.value
+    return len(folds) == int(record.get("n_folds") or 1) and not any(f.get("cut") for f in folds)
+
+
 def rank_records(records: Iterable[Mapping[str, Any]], direction: str | None = None) -> list[dict]:
     """The completed or pruned records with a finite score, best first.
+
+    Trials whose every fold finished rank before the others (a trial stopped after
+    some folds has a noisier score); ties go to the lower held-out loss
+    (``metrics["val_loss"]``, when measured), then to the earlier trial. Accuracy on
+    a few dozen samples ties often.
 
     Parameters
     ----------
@@ -308,19 +326,22 @@ def rank_records(records: Iterable[Mapping[str, Any]], direction: str | None = N
     direction : {"min", "max"}, optional
         Read from the records' ``objective`` when None.
     """
-    records = list(records)
+    records = sorted(records, key=_trial_order)
     scored = [r for r in records if (s := _status(r)) is not None and s.scored
               and _finite_score(r) is not None]
-    descending = _direction(records, direction) == "max"
-    return sorted(scored, key=lambda r: float(r["score"]), reverse=descending)
+    sign = -1.0 if _direction(records, direction) == "max" else 1.0
+
+    def key(r: Mapping[str, Any]) -> tuple:
+        tie = (r.get("metrics") or {}).get("val_loss")
+        tie = float(tie) if isinstance(tie, (int, float)) and math.isfinite(tie) else math.inf
+        return (not is_complete(r), sign * float(r["score"]), tie)
+
+    return sorted(scored, key=key)
 
 
 def best_record(records: Iterable[Mapping[str, Any]], direction: str | None = None) -> dict | None:
-    """The best completed or pruned record, or None when no trial has a finite score.
-
-    Ties go to the earlier trial.
-    """
-    records = sorted(records, key=_trial_order)
+    """The best completed or pruned record (see :func:`rank_records`), or None when no
+    trial has a finite score."""
     ranked = rank_records(records, direction)
     return ranked[0] if ranked else None
 
@@ -329,8 +350,10 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
     """One row per trial, in trial order: what ``SequenceSearch.results_`` holds.
 
     Columns: ``trial_id``, every searched parameter (NaN where a trial did not have
-    it), then ``score``, ``status`` (lower case), ``duration_s``, ``epochs_run``,
-    ``n_params``, ``seconds_per_epoch``, ``fused_kernel`` and ``error``.
+    it), then ``score`` (the mean over folds), ``status`` (lower case), ``duration_s``,
+    ``epochs_run``, ``n_params``, ``seconds_per_epoch``, ``fused_kernel`` and ``error``;
+    with cross-validation also ``std_score`` and ``split0_score``, ``split1_score``, ...
+    (scikit-learn's ``cv_results_`` names; NaN for folds a trial did not reach).
 
     Returns
     -------
@@ -343,26 +366,37 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
         for name in record.get("params") or {}:
             if name not in param_names:
                 param_names.append(name)
+    n_folds = max((int(r.get("n_folds") or 1) for r in records), default=1)
+    fold_columns = ["std_score", *(f"split{i}_score" for i in range(n_folds))] if n_folds > 1 else []
     rows = []
     for r in sorted(records, key=_trial_order):
         row = {"trial_id": r.get("trial_id")}
         row.update({name: (r.get("params") or {}).get(name, float("nan")) for name in param_names})
         row.update({name: r.get(name) for name in _RESULT_COLUMNS})
         row["status"] = str(r.get("status", "")).lower()
+        if fold_columns:
+            folds = r.get("folds") or []
+            row["std_score"] = r.get("score_std")
+            row.update({f"split{i}_score": folds[i]["score"] if i < len(folds) else float("nan")
+                        for i in range(n_folds)})
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["trial_id", *param_names, *_RESULT_COLUMNS])
-    frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
+    columns = ["trial_id", *param_names, _RESULT_COLUMNS[0], *fold_columns, *_RESULT_COLUMNS[1:]]
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in ("score", *fold_columns):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
 
 def leaderboard(records: Sequence[Mapping[str, Any]], direction: str | None = None):
-    """:func:`results_frame` sorted best first; unscored trials last, in trial order.
+    """:func:`results_frame` in :func:`rank_records` order (the best first, as
+    :func:`best_record` picks it); unscored trials last, in trial order.
 
     Returns
     -------
     pandas.DataFrame
     """
     frame = results_frame(records)
-    ascending = _direction(list(records), direction) == "min"
-    return frame.sort_values("score", ascending=ascending, na_position="last",
-                             kind="stable").reset_index(drop=True)
+    ranked = [str(r.get("trial_id")) for r in rank_records(records, direction)]
+    position = {trial_id: i for i, trial_id in enumerate(ranked)}
+    key = frame["trial_id"].astype(str).map(lambda t: position.get(t, len(ranked)))
+    return frame.iloc[key.argsort(kind="stable")].reset_index(drop=True)

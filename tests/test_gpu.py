@@ -50,7 +50,7 @@ def _fit(tmp_path, data, space):
         warnings.simplefilter("always")
         search = SequenceSearch(
             SequenceClassifier(), space=space, tuner="random", max_trials=2,
-            directory=tmp_path, tracking=False, refit=False, random_state=0, verbose=0,
+            directory=tmp_path, tracking=False, refit=False, random_state=0, verbose=0, cv=None,
         ).fit(*data)
     rd = [w for w in caught if "recurrent_dropout" in str(w.message)]
     return search, rd

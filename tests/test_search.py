@@ -42,6 +42,8 @@ def _search(tmp_path, estimator=None, **kwargs):
     kwargs.setdefault("space", {**TINY, "cell": ["lstm", "gru"], "learning_rate": [0.01, 0.003]})
     kwargs.setdefault("tuner", "random")
     kwargs.setdefault("max_trials", 2)
+    # One holdout keeps these tests quick; tests/test_search_cv.py covers the folds.
+    kwargs.setdefault("cv", None)
     return SequenceSearch(
         estimator if estimator is not None else SequenceClassifier(),
         directory=tmp_path / "search",
@@ -181,14 +183,30 @@ def test_no_warning_when_space_fits_the_data(tmp_path, clf_data):
     assert _user_warnings(caught, "narrowed") == []
 
 
-def test_objective_from_history_is_minimised(tmp_path, reg_data):
+def test_val_loss_objective_is_the_held_out_loss_minimised(tmp_path, reg_data):
+    from seqtune.splits import holdout_split
+
     X, y = reg_data
     search = _search(tmp_path, SequenceRegressor(), objective="val_loss", max_trials=2)
     search.fit(X, y)
     assert search.objective_ == {"name": "val_loss", "direction": "min"}
     assert search.best_score_ == pytest.approx(search.results_["score"].min())
+    _, held_out, _ = holdout_split(len(y), 0.2, random_state=0)  # the search's own split
     for record in search.records_:
-        assert record["score"] == pytest.approx(min(record["history"]["val_loss"]))
+        metrics = record["metrics"]
+        assert record["score"] == pytest.approx(metrics["val_loss"])
+        # The held-out MSE and R² describe the same predictions: MSE = (1 - R²) Var(y_val).
+        assert metrics["val_loss"] == pytest.approx((1 - metrics["score"]) * np.var(y[held_out]),
+                                                    rel=1e-5)
+
+
+def test_history_objective_counts_at_the_kept_epoch(tmp_path, reg_data):
+    X, y = reg_data
+    search = _search(tmp_path, SequenceRegressor(), objective="loss", max_trials=1)
+    search.fit(X, y)
+    assert search.objective_ == {"name": "loss", "direction": "min"}
+    record = search.records_[0]
+    assert record["score"] == pytest.approx(record["history"]["loss"][record["folds"][0]["best_epoch"]])
 
 
 def test_default_regressor_objective_is_r2_with_the_bayesian_tuner(tmp_path, reg_data):
@@ -413,7 +431,7 @@ def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, mon
     real_fit = SequenceForecaster.fit
 
     def spy(self, y_train, X=None, *, validation_data=None, callbacks=None):
-        seen.append((np.asarray(y_train).copy(), np.asarray(validation_data).copy()))
+        seen.append((np.asarray(y_train).copy(), validation_data))
         return real_fit(self, y_train, X, validation_data=validation_data, callbacks=callbacks)
 
     monkeypatch.setattr(SequenceForecaster, "fit", spy)
@@ -427,9 +445,12 @@ def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, mon
     # takes 1 and the horizon 3, so a lookback of 76 leaves exactly one training window.
     assert "at most 76" in str(narrowed[0].message)
     assert set(search.results_["lookback"]) <= {4, 76}
-    for y_train, y_val in seen[:2]:
+    for y_train, validation_data in seen[:2]:
         np.testing.assert_array_equal(y_train, y[:80])
-        np.testing.assert_array_equal(y_val, y[80:])
+        # Early stopping never sees the tail that scores the trial.
+        assert validation_data is None
+    for record in search.records_:
+        assert (record["folds"][0]["n_train"], record["folds"][0]["n_test"]) == (80, 20)
     np.testing.assert_array_equal(seen[-1][0], y)  # the refit sees the whole series
     assert search.objective_ == {"name": "mae", "direction": "min"}
     assert search.best_score_ == pytest.approx(search.results_["score"].min())
@@ -558,14 +579,15 @@ def test_random_state_zero_makes_the_search_reproducible(tmp_path, clf_data):
 
 
 def test_history_objective_scores_the_weights_the_trial_kept(tmp_path, clf_data):
-    """Without early stopping the last epoch's weights are kept, so its val_loss counts."""
+    """Without early stopping the last epoch's weights are kept, so its loss counts."""
     X, y = clf_data
     space = {"units": 4, "epochs": 3, "batch_size": 16, "early_stopping": False,
              "learning_rate": 0.05}
-    search = _search(tmp_path, space=space, max_trials=1, objective="val_loss",
+    search = _search(tmp_path, space=space, max_trials=1, objective="loss",
                      refit=False).fit(X, y)
     record = search.records_[0]
-    assert record["score"] == pytest.approx(record["history"]["val_loss"][-1])
+    assert record["score"] == pytest.approx(record["history"]["loss"][-1])
+    assert record["folds"][0]["best_epoch"] == 2
 
 
 def test_bool_choices_reach_the_estimator_as_bools(tmp_path, clf_data):

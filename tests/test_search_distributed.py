@@ -37,7 +37,7 @@ def run_role(directory: str, max_trials: int, trial_timeout: float | None, epoch
     search = SequenceSearch(
         SequenceClassifier(), space={**SPACE, "epochs": epochs}, tuner="random",
         max_trials=max_trials, directory=directory, project_name="dist", tracking=False,
-        trial_timeout=trial_timeout, random_state=0, verbose=0,
+        trial_timeout=trial_timeout, random_state=0, verbose=0, cv=None,
     ).fit(X, y)
     print("RESULT " + json.dumps({
         "role": os.environ["KERASTUNER_TUNER_ID"],

@@ -33,7 +33,7 @@ def _search(directory, max_trials, refit=False):
     return SequenceSearch(
         SequenceClassifier(), space=SPACE, tuner="random", max_trials=max_trials,
         directory=directory, project_name=PROJECT, overwrite=False, tracking=False,
-        refit=refit, random_state=0, verbose=0,
+        refit=refit, random_state=0, verbose=0, cv=None,
     )
 
 
@@ -178,7 +178,7 @@ def test_hyperband_resumes_after_interrupt(tmp_path, monkeypatch):
     def hyperband():
         return SequenceSearch(SequenceClassifier(), space=space, tuner="hyperband", max_trials=4,
                               directory=tmp_path, project_name=PROJECT, tracking=False,
-                              refit=False, random_state=0, verbose=0)
+                              refit=False, random_state=0, verbose=0, cv=None)
 
     monkeypatch.setattr(SequenceClassifier, "fit", fit_then_interrupt)
     with pytest.raises(KeyboardInterrupt):

@@ -19,7 +19,8 @@ ESTIMATOR_SIDE = (
     "seqtune._base", "seqtune.classifier", "seqtune.regressor", "seqtune.forecaster",
     "seqtune.model", "seqtune.seq2seq", "seqtune.windows", "seqtune.sequences",
     "seqtune.validation", "seqtune.preprocessing", "seqtune.backtest", "seqtune.splits",
-    "seqtune.listeners", "seqtune.device", "seqtune.callbacks",
+    "seqtune.listeners", "seqtune.device", "seqtune.callbacks", "seqtune.layers",
+    "seqtune.ensemble",
 )
 FORBIDDEN = [
     (ESTIMATOR_SIDE,

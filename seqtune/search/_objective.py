@@ -1,9 +1,12 @@
-"""The objective of a search: which number ranks the trials, its direction, and how a trial gets it.
+"""The objective of a search: which number ranks the trials, its direction, and how a fold gets it.
 
-Classifiers and regressors are ranked by ``"score"`` by default (accuracy / R² on the
-validation split, maximised), forecasters by ``"mae"`` of rolling forecasts through the
-held-out tail (minimised). Any Keras history metric (``"val_loss"``, ``"loss"``, ...)
-works too: its value at the epoch whose weights the trial kept counts.
+Each fold is scored on data its fit never saw (early stopping uses the estimator's own
+inner split, or the training loss). Classifiers and regressors are ranked by
+``"score"`` by default (accuracy / R², maximised), forecasters by ``"mae"`` of rolling
+forecasts through the fold's held-out stretch (minimised). ``"val_loss"`` is the
+held-out loss (log loss for classifiers, mean squared error in y's units for
+regressors); any other Keras history metric (``"loss"``, ...) counts at the epoch whose
+weights the fit kept. A trial's score is the mean over its folds.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from seqtune.backtest import METRICS as FORECAST_METRICS
 
-__all__ = ["NonFiniteScore", "check_objective", "resolve_objective", "score_trial"]
+__all__ = ["NonFiniteScore", "check_objective", "resolve_objective", "score_fold"]
 
 # Substrings that tell an objective's direction when the user gives only its name.
 _MIN_HINTS = ("loss", "mae", "mse", "rmse", "smape", "mase", "error")
@@ -80,8 +85,8 @@ def _is_finite(value: Any) -> bool:
         return False
 
 
-def score_trial(estimator: Any, task: str, name: str, validation: tuple) -> tuple[float, dict]:
-    """The objective's value for a fitted trial, and the metrics measured on the way.
+def score_fold(estimator: Any, task: str, name: str, fold: Any) -> tuple[float, dict, Any]:
+    """The objective's value for an estimator fitted on one fold, scored on its held-out part.
 
     Parameters
     ----------
@@ -89,14 +94,19 @@ def score_trial(estimator: Any, task: str, name: str, validation: tuple) -> tupl
     task : str
     name : str
         The objective's name.
-    validation : tuple
-        The held-out data, in the estimator's argument order (see ``Holdout``).
+    fold : Holdout
+        ``fold.validation`` is the held-out data, in the estimator's argument order.
 
     Returns
     -------
     value : float
     metrics : dict of str to float
-        Forecasters: ``mae``, ``rmse``, ``smape`` and ``mase``.
+        Classifiers: ``score`` (accuracy) and ``val_loss`` (log loss); regressors:
+        ``score`` (R²) and ``val_loss`` (MSE); forecasters: ``mae``, ``rmse``,
+        ``smape`` and ``mase``.
+    predictions : ndarray of shape (n_held_out, n_outputs) or None
+        Class probabilities or predictions on the held-out rows (forecasters: None),
+        the trial's out-of-fold predictions.
 
     Raises
     ------
@@ -107,33 +117,42 @@ def score_trial(estimator: Any, task: str, name: str, validation: tuple) -> tupl
         When the value is NaN or infinite.
     """
     import keras_tuner as kt
+    from sklearn.metrics import log_loss, mean_squared_error, r2_score
 
-    metrics: dict[str, float] = {}
-    history = estimator.history_
-    epoch = estimator.best_epoch_
+    predictions = None
     if task == "forecasting":
-        metrics = {k: float(v) for k, v in estimator.evaluate(*validation).items()}
-    elif name in ("score", "accuracy", "r2"):
-        accuracy = history.get("val_accuracy")
-        if task == "classification" and accuracy and 0 <= epoch < len(accuracy):
-            # Keras scored the validation data after every epoch; the kept epoch's
-            # accuracy is exactly score(X_val, y_val), without a second pass.
-            metrics["score"] = float(accuracy[epoch])
-        else:
-            metrics["score"] = float(estimator.score(*validation))
-        if name != "score":
-            metrics[name] = metrics["score"]
+        y_val, X_val = fold.validation
+        history = {} if fold.history is None else {"y_history": fold.history[0],
+                                                   "X_history": fold.history[1]}
+        metrics = {k: float(v) for k, v in estimator.evaluate(y_val, X_val, **history).items()}
+    elif task == "classification":
+        X_val, y_val = fold.validation
+        predictions = estimator.predict_proba(X_val)
+        labels = estimator.classes_[np.argmax(predictions, axis=1)]
+        metrics = {"score": float(np.mean(labels == np.asarray(y_val))),
+                   "val_loss": float(log_loss(y_val, predictions, labels=estimator.classes_))}
+    else:
+        X_val, y_val = fold.validation
+        predictions = np.asarray(estimator.predict(X_val), dtype=float)
+        metrics = {"score": float(r2_score(y_val, predictions)),
+                   "val_loss": float(mean_squared_error(y_val, predictions))}
+        predictions = predictions.reshape(len(predictions), -1)
+    for alias in ("accuracy", "r2", "val_accuracy"):
+        if name == alias:
+            metrics[alias] = metrics["score"]
     if name in metrics:
         value = metrics[name]
     else:
+        history = estimator.history_
         if name not in history:
             raise kt.errors.FatalError(
                 f"objective={name!r} is not in the training history; the metrics "
-                f"recorded are {sorted(history)}. Choose one of them."
+                f"recorded are {sorted(history)}. Choose one of them, or 'score' / "
+                "'val_loss', which are measured on each fold's held-out part."
             )
-        # The value of the weights the trial kept, not the best any epoch reached.
-        value = float(history[name][epoch])
+        # The value of the weights the fit kept, not the best any epoch reached.
+        value = float(history[name][estimator.best_epoch_])
         metrics[name] = value
     if not _is_finite(value):
         raise NonFiniteScore(f"objective {name!r} is {value}")
-    return float(value), metrics
+    return float(value), metrics, predictions

@@ -1,9 +1,14 @@
-"""One trial: fit a clone of the estimator with the trial's values, score it, record it.
+"""One trial: fit a clone of the estimator on each fold with the trial's values, score, record.
 
 :class:`TrialRunner` gets everything it needs in a :class:`TrialContext` (the estimator,
-the space, the objective, the data split, the deadline) and reports each finished
-record to a sink; it holds no reference to the search or the tuner. The Keras Tuner
-adapter (:mod:`seqtune.search._tuner`) calls :meth:`TrialRunner.run` for each trial.
+the space, the objective, the folds, the deadline) and reports each finished record to a
+sink; it holds no reference to the search or the tuner. The Keras Tuner adapter
+(:mod:`seqtune.search._tuner`) calls :meth:`TrialRunner.run` for each trial.
+
+A trial's folds run in order. After each one the record is written (still RUNNING, with
+the folds so far), so a search killed mid-trial resumes at the next fold instead of
+training the finished ones again. With ``pruning``, a trial whose first folds are
+clearly worse than the best complete trial on the same folds stops there (PRUNED).
 """
 
 from __future__ import annotations
@@ -26,14 +31,25 @@ from seqtune.records import (
     as_json,
     fit_summary,
     new_record,
+    rank_records,
     read_record,
+    read_trial_records,
     write_record,
 )
 
-from ._objective import NonFiniteScore, score_trial
+from ._objective import NonFiniteScore, score_fold
 from ._task import Holdout, longest_sequence
 
-__all__ = ["Continuation", "TrialContext", "TrialOutcome", "TrialRunner"]
+__all__ = ["OOF_FILENAME", "Continuation", "TrialContext", "TrialOutcome", "TrialRunner",
+           "fold_model_path", "should_prune"]
+
+#: Out-of-fold predictions of a trial (classifiers and regressors), rows in data order.
+OOF_FILENAME = "seqtune_oof.npy"
+
+
+def fold_model_path(trial_dir: Path, fold: int) -> Path:
+    """Where a trial keeps its fitted estimator of fold ``fold`` (when the final model needs it)."""
+    return Path(trial_dir) / f"seqtune_fold{fold}.joblib"
 
 
 @dataclass(frozen=True)
@@ -43,44 +59,75 @@ class TrialContext:
     Attributes
     ----------
     estimator : seqtune estimator
-        Cloned for each trial, then given the trial's values.
+        Cloned for each fit, then given the trial's values.
     task : {"classification", "regression", "forecasting"}
     space : SearchSpace
         The (narrowed) space; ``space.build(hp)`` gives a trial's values.
     objective : keras_tuner.Objective
-    holdout : Holdout
-        What the trials train on and are scored on.
+    folds : list of Holdout
+        What the trials train on and are scored on (one holdout, or k folds).
+    n_samples : int
+        Rows of the data (out-of-fold predictions have one per row).
     deadline : float or None
         ``time.monotonic()`` value at which the time budget ends.
     hyperband : bool
         Whether the oracle sets each trial's epochs (``tuner/epochs``).
+    pruning : bool
+        Stop a trial after a fold when it is clearly worse than the best (see
+        :func:`should_prune`).
+    keep_fold_models : bool
+        Save each fold's fitted estimator next to the record (a bagged final model
+        or an ensemble is built from them).
     """
 
     estimator: Any
     task: str
     space: Any
     objective: Any
-    holdout: Holdout
+    folds: list
+    n_samples: int = 0
     deadline: float | None = None
     hyperband: bool = False
+    pruning: bool = False
+    keep_fold_models: bool = False
+
+    @property
+    def holdout(self) -> Holdout:
+        """The first fold (the only one without cross-validation)."""
+        return self.folds[0]
 
 
 @dataclass(frozen=True)
 class Continuation:
-    """A promoted Hyperband trial goes on from its parent's saved weights."""
+    """A promoted Hyperband trial goes on from its parent's saved weights, fold by fold."""
 
     parent_id: str
-    weights: Path
+    weights: list
     initial_epoch: int
 
 
 @dataclass
 class TrialOutcome:
-    """A finished trial: its record, and the fitted estimator when one was trained."""
+    """A finished trial: its record, and whether it was taken from an earlier attempt."""
 
     record: dict
-    estimator: Any = None
     reused: bool = False
+
+
+def should_prune(scores: list[float], best: list[float], direction: str, n_folds: int) -> bool:
+    """Whether a trial whose first folds scored ``scores`` is clearly worse than the best.
+
+    Clearly worse: its mean over those folds is worse than the best complete trial's
+    mean over the same folds by more than the best trial's fold-to-fold standard
+    deviation (so the rule adapts to how noisy the folds are). Never after the last
+    fold, nor without a complete best trial.
+    """
+    j = len(scores)
+    if not best or j == 0 or j >= n_folds or len(best) < j:
+        return False
+    margin = max(float(np.std(best)), 1e-9)
+    gap = float(np.mean(scores)) - float(np.mean(best[:j]))
+    return gap < -margin if direction == "max" else gap > margin
 
 
 class TrialRunner:
@@ -101,6 +148,9 @@ class TrialRunner:
         self._on_begin = on_begin
         self._on_end = on_end
         self._n_fitted = 0
+        self._estimator = None  # the fit in progress
+        if context.task != "forecasting":
+            self._longest = max(longest_sequence(f.train[0]) for f in context.folds)
 
     # -- values of a trial ------------------------------------------------------------
     def params_for(self, hp: Any) -> dict:
@@ -111,8 +161,8 @@ class TrialRunner:
             # sequence_length counts steps after stride; beyond the strided length it only
             # adds masked padding (and, on JAX/torch, leaves the fused kernel).
             stride = int(values.get("stride", ctx.estimator.get_params().get("stride", 1)))
-            longest = math.ceil(longest_sequence(ctx.holdout.train[0]) / stride)
-            values["sequence_length"] = min(int(values["sequence_length"]), longest)
+            values["sequence_length"] = min(int(values["sequence_length"]),
+                                            math.ceil(self._longest / stride))
         if ctx.hyperband and "tuner/epochs" in hp.values:
             values["epochs"] = int(hp.values["tuner/epochs"])
         return values
@@ -130,8 +180,20 @@ class TrialRunner:
             self._on_begin(trial_id)
 
     def run(self, trial_id: str, hp: Any, trial_dir: Path, *,
-            continuation: Continuation | None = None) -> TrialOutcome:
-        """Fit, score and record one trial.
+            continuation: Continuation | None = None,
+            on_fold_fitted: Callable[[int, Any], None] | None = None) -> TrialOutcome:
+        """Fit, score and record one trial, fold by fold.
+
+        Parameters
+        ----------
+        trial_id : str
+        hp : keras_tuner.HyperParameters
+        trial_dir : path
+        continuation : Continuation, optional
+            Start each fold's fit from these weights (Hyperband).
+        on_fold_fitted : callable, optional
+            Called with ``(fold, estimator)`` after each fold trained to its end (not
+            cut by the time budget); the tuner saves Hyperband's weights there.
 
         Returns
         -------
@@ -145,10 +207,7 @@ class TrialRunner:
             A problem every trial would have (a missing module, an objective the
             estimator does not record); the search stops.
         """
-        import keras
         import keras_tuner as kt
-
-        from seqtune.callbacks import LoadWeights, StopAtDeadline
 
         ctx = self.context
         params = self.params_for(hp)
@@ -160,39 +219,41 @@ class TrialRunner:
             return TrialOutcome(previous, reused=True)
 
         record = self._new_record(trial_id, params)
+        record["folds"] = self._resumable_folds(previous, params, trial_dir)
+        if record["folds"]:
+            record["history"] = previous.get("history") or {}
+        oof = self._load_oof(trial_dir) if record["folds"] else None
         write_record(trial_dir, record)
-        deadline = StopAtDeadline(ctx.deadline)
-        callbacks = [keras.callbacks.TerminateOnNaN(), deadline]
-        warm = None
-        fit_params = dict(params)
-        if continuation is not None:
-            warm = LoadWeights(continuation.weights)
-            callbacks.append(warm)
-            # Trains only the epochs its parent did not run, as in Keras Tuner's Hyperband.
-            fit_params["epochs"] = max(1, int(params["epochs"]) - continuation.initial_epoch)
         started = time.time()
-        estimator = None
+        self._estimator = None
+        stopped_by = None
         try:
-            # Reset Keras's global state so earlier trials' graphs can be freed. A full
-            # garbage collection costs ~0.3 s with TensorFlow loaded, so only every
-            # tenth trial pays for one; Python's own collector handles the rest.
-            keras.backend.clear_session(free_memory=self._n_fitted % 10 == 9)
-            self._n_fitted += 1
-            estimator = clone(ctx.estimator).set_params(**fit_params)
-            self._fit(estimator, callbacks)
-            value, metrics = score_trial(estimator, ctx.task, ctx.objective.name,
-                                         ctx.holdout.validation)
-            record.update(fit_summary(estimator))
-            record.update(
-                status=(TrialStatus.PRUNED if deadline.stopped else TrialStatus.COMPLETED).value,
-                score=value, metrics=metrics,
-                initial_epoch=continuation.initial_epoch if warm is not None and warm.loaded else 0,
-            )
-            if record["initial_epoch"]:
-                record["tags"]["continued_from"] = continuation.parent_id
+            for i in range(len(record["folds"]), len(ctx.folds)):
+                estimator, cut, entry, predictions = self._fit_fold(i, params, continuation)
+                if i == 0:  # the curves a plot or the MLflow UI shows are the first fold's
+                    record["history"] = {k: list(v) for k, v in estimator.history_.items()}
+                record["folds"].append(entry)
+                oof = self._store_oof(trial_dir, oof, ctx.folds[i], predictions)
+                if ctx.keep_fold_models:
+                    import joblib
+
+                    joblib.dump(estimator, fold_model_path(trial_dir, i))
+                if on_fold_fitted is not None and not cut:
+                    on_fold_fitted(i, estimator)
+                self._summarise(record, estimator, continuation)
+                if cut:
+                    stopped_by = "budget"
+                    break
+                if i < len(ctx.folds) - 1:
+                    write_record(trial_dir, record)  # a resumed search starts at the next fold
+                    if ctx.pruning and self._prune(record, trial_dir):
+                        stopped_by = "pruning"
+                        break
+            record.update(status=(TrialStatus.PRUNED if stopped_by else TrialStatus.COMPLETED).value,
+                          stopped_by=stopped_by)
         except (kt.errors.FatalError, ImportError) as exc:
             # Configuration or environment problems fail every trial: stop at once.
-            record.update(status=TrialStatus.FAILED.value, error=traceback.format_exc())
+            record.update(status=TrialStatus.FAILED.value, score=None, error=traceback.format_exc())
             self._finish(record, trial_dir, started)
             if isinstance(exc, kt.errors.FatalError):
                 raise
@@ -202,6 +263,7 @@ class TrialRunner:
             ) from exc
         except Exception as exc:
             error = traceback.format_exc()
+            estimator = self._estimator
             if estimator is not None and hasattr(estimator, "history_"):
                 # It trained (then diverged, or failed to score): keep its curves.
                 with contextlib.suppress(Exception):
@@ -210,16 +272,37 @@ class TrialRunner:
             self._finish(record, trial_dir, started)
             raise kt.errors.FailedTrialError(f"{type(exc).__name__}: {exc}") from exc
         self._finish(record, trial_dir, started)
-        return TrialOutcome(record, estimator)
+        return TrialOutcome(record)
 
-    def _fit(self, estimator: Any, callbacks: list) -> None:
+    def _fit_fold(self, i: int, params: Mapping[str, Any],
+                  continuation: Continuation | None) -> tuple[Any, bool, dict, Any]:
+        """Fit and score fold ``i``; returns the estimator, whether the budget cut it,
+        the fold's entry for the record, and its held-out predictions."""
+        import keras
+
+        from seqtune.callbacks import LoadWeights, StopAtDeadline
+
         ctx = self.context
-        if ctx.task == "forecasting":
-            y_val, X_val = ctx.holdout.validation
-            val = y_val if X_val is None else (y_val, X_val)
-        else:
-            val = ctx.holdout.validation
-        estimator.fit(*ctx.holdout.train, validation_data=val, callbacks=callbacks)
+        fold = ctx.folds[i]
+        deadline = StopAtDeadline(ctx.deadline)
+        callbacks = [keras.callbacks.TerminateOnNaN(), deadline]
+        fit_params = dict(params)
+        warm = None
+        if continuation is not None:
+            warm = LoadWeights(continuation.weights[i])
+            callbacks.append(warm)
+            # Trains only the epochs its parent did not run, as in Keras Tuner's Hyperband.
+            fit_params["epochs"] = max(1, int(params["epochs"]) - continuation.initial_epoch)
+        # Reset Keras's global state so earlier fits' graphs can be freed. A full
+        # garbage collection costs ~0.3 s with TensorFlow loaded, so only every tenth
+        # fit pays for one; Python's own collector handles the rest.
+        keras.backend.clear_session(free_memory=self._n_fitted % 10 == 9)
+        self._n_fitted += 1
+        estimator = self._estimator = clone(ctx.estimator).set_params(**fit_params)
+        fit_started = time.perf_counter()
+        # No validation data: early stopping uses the estimator's own inner split (or the
+        # training loss), never the data that scores the fold.
+        estimator.fit(*fold.train, callbacks=callbacks)
         losses = np.asarray(estimator.history_.get("loss", []), dtype=float)
         if losses.size and not np.all(np.isfinite(losses)):
             epoch = int(np.argmax(~np.isfinite(losses)))
@@ -227,13 +310,96 @@ class TrialRunner:
                 f"training loss became {losses[epoch]} at epoch {epoch + 1}; "
                 "try a smaller learning_rate or set clipnorm."
             )
+        value, metrics, predictions = score_fold(estimator, ctx.task, ctx.objective.name, fold)
+        losses = estimator.history_.get("loss") or [float("nan")]
+        entry = {
+            "score": value,
+            "metrics": metrics,
+            "epochs_run": int(estimator.n_epochs_),
+            "best_epoch": int(estimator.best_epoch_),
+            "train_loss": float(losses[min(estimator.best_epoch_, len(losses) - 1)]),
+            "duration_s": round(time.perf_counter() - fit_started, 4),
+            "n_train": len(fold.train_index),
+            "n_test": len(fold.test_index),
+            "initial_epoch": continuation.initial_epoch if warm is not None and warm.loaded else 0,
+            "cut": bool(deadline.stopped),
+        }
+        return estimator, deadline.stopped, entry, predictions
 
     # -- records ----------------------------------------------------------------------
     def _new_record(self, trial_id: str, params: Mapping[str, Any]) -> dict:
         objective = self.context.objective
         number = int(trial_id) if str(trial_id).isdigit() else None
-        return new_record(str(trial_id), number=number, params=params,
-                          objective={"name": objective.name, "direction": objective.direction})
+        record = new_record(str(trial_id), number=number, params=params,
+                            objective={"name": objective.name, "direction": objective.direction})
+        record["n_folds"] = len(self.context.folds)
+        return record
+
+    def _summarise(self, record: dict, estimator: Any, continuation: Continuation | None) -> None:
+        """The trial's score and summary fields from its folds so far."""
+        folds = record["folds"]
+        whole = [f for f in folds if not f["cut"]] or folds  # a cut fold counts only alone
+        scores = [f["score"] for f in whole]
+        history = record["history"]
+        record.update(fit_summary(estimator))
+        record.update(
+            history=history,
+            score=float(np.mean(scores)),
+            score_std=float(np.std(scores)) if len(scores) > 1 else None,
+            metrics={k: float(np.mean([f["metrics"][k] for f in whole])) for k in whole[0]["metrics"]},
+            epochs_run=int(sum(f["epochs_run"] for f in folds)),
+            seconds_per_epoch=sum(f["duration_s"] for f in folds) / max(1, sum(f["epochs_run"] for f in folds)),
+            initial_epoch=folds[0]["initial_epoch"],
+        )
+        if record["initial_epoch"] and continuation is not None:
+            record["tags"]["continued_from"] = continuation.parent_id
+
+    def _resumable_folds(self, previous: dict | None, params: Mapping[str, Any],
+                         trial_dir: Path) -> list[dict]:
+        """Finished folds of this trial from an attempt that was killed mid-trial."""
+        ctx = self.context
+        if (previous is None or previous.get("status") != TrialStatus.RUNNING.value
+                or previous.get("params") != as_json(params)
+                or previous.get("n_folds") != len(ctx.folds) or ctx.hyperband):
+            return []
+        folds = [f for f in previous.get("folds") or [] if not f.get("cut")]
+        if ctx.task != "forecasting" and not (Path(trial_dir) / OOF_FILENAME).is_file():
+            return []
+        if ctx.keep_fold_models and not all(fold_model_path(trial_dir, i).is_file()
+                                            for i in range(len(folds))):
+            return []
+        return folds
+
+    def _prune(self, record: dict, trial_dir: Path) -> bool:
+        """Whether the folds so far are clearly worse than the best complete trial's."""
+        ctx = self.context
+        done = [r for r in read_trial_records(Path(trial_dir).parent)
+                if r.get("trial_id") != record["trial_id"]]
+        ranked = rank_records(done, ctx.objective.direction)
+        complete = [r for r in ranked if len(r.get("folds") or []) == len(ctx.folds)
+                    and not any(f.get("cut") for f in r["folds"])]
+        if not complete:
+            return False
+        best = [f["score"] for f in complete[0]["folds"]]
+        return should_prune([f["score"] for f in record["folds"]], best, ctx.objective.direction,
+                            len(ctx.folds))
+
+    def _load_oof(self, trial_dir: Path) -> np.ndarray | None:
+        path = Path(trial_dir) / OOF_FILENAME
+        return np.load(path) if path.is_file() else None
+
+    def _store_oof(self, trial_dir: Path, oof: np.ndarray | None, fold: Holdout,
+                   predictions: Any) -> np.ndarray | None:
+        if predictions is None:
+            return oof
+        predictions = np.asarray(predictions, dtype=float)
+        if oof is None:
+            oof = np.full((self.context.n_samples, predictions.shape[1]), np.nan)
+        oof[fold.test_index] = predictions
+        tmp = Path(trial_dir) / (OOF_FILENAME + ".tmp.npy")
+        np.save(tmp, oof)
+        tmp.replace(Path(trial_dir) / OOF_FILENAME)
+        return oof
 
     @staticmethod
     def _finished_before(previous: dict | None, params: Mapping[str, Any]) -> bool:
@@ -254,4 +420,3 @@ class TrialRunner:
     def _report(self, record: dict) -> None:
         if self._on_end is not None:
             self._on_end(record)
-

@@ -35,11 +35,12 @@ from seqtune.records import (
 from seqtune.splits import n_rows, take
 from seqtune.validation import check_params
 
+from ._final import FINAL_MODELS, build_final_model, resolve_final_model
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialContext, TrialRunner
 from ._state import check_resume, write_state
-from ._task import estimator_task, narrow_space, split_holdout
+from ._task import estimator_task, make_folds, narrow_space, resolve_cv
 
 __all__ = ["SequenceSearch"]
 
@@ -50,9 +51,11 @@ _TRACKER_METHODS = ["start_search", "log_trial", "end_search", "log_best_model",
 class SequenceSearch(BaseEstimator):
     """Search the hyperparameters of a seqtune estimator with Keras Tuner.
 
-    Each trial is ``clone(estimator).set_params(**values)``, fitted on a training split
-    and scored on a validation split; the best configuration is then refitted on all
-    the data. Hyperparameter names are the estimator's own parameter names.
+    Each trial is ``clone(estimator).set_params(**values)``, fitted and scored on every
+    fold of ``cv`` (each fit early-stops on its own inner split, never on the data that
+    scores it); its score is the mean over folds. The best configuration then becomes
+    ``best_estimator_`` (``final_model``). Hyperparameter names are the estimator's own
+    parameter names.
 
     Parameters
     ----------
@@ -73,12 +76,15 @@ class SequenceSearch(BaseEstimator):
         Total number of trials, counting those of earlier (resumed) runs.
     time_budget : float, default=None
         Wall-clock seconds for this call of ``fit``. No trial starts after it; the
-        running trial stops at its next epoch boundary and still counts (its record
-        has status "PRUNED"). The refit is not counted.
+        running trial stops at its next epoch boundary and still counts, over the folds
+        it finished (its record has status "PRUNED" and ``stopped_by="budget"``). The
+        final model is not counted.
     objective : str or keras_tuner.Objective, default=None
-        Classifier/regressor: "score" (accuracy / R², maximised) by default, or a
-        Keras history metric such as "val_loss" (its best epoch counts).
-        Forecaster: "mae" (minimised) by default, or "rmse", "smape", "mase".
+        Classifier/regressor: "score" (accuracy / R², maximised) by default, or
+        "val_loss" (the held-out log loss / mean squared error), or a Keras history
+        metric such as "loss" (at the epoch the fit kept). Forecaster: "mae"
+        (minimised) by default, or "rmse", "smape", "mase". Ties go to the lower
+        held-out loss.
     directory : str or path, default="seqtune_search"
         Where Keras Tuner and seqtune keep the search state.
     project_name : str, default=None
@@ -93,10 +99,35 @@ class SequenceSearch(BaseEstimator):
         MLflow tracking URI; ``MLFLOW_TRACKING_URI`` or a local sqlite store when None.
     experiment_name : str, default=None
         MLflow experiment name.
+    cv : "auto", None, int, splitter or iterable, default="auto"
+        How trials are scored. None: one holdout of ``validation_fraction``
+        (stratified for classifiers; the tail of the series, at least ``horizon``
+        steps, for forecasters). An int ``k``: ``StratifiedKFold`` (classifiers) or
+        ``KFold`` (regressors), shuffled with ``random_state``; for forecasters ``k``
+        expanding-window origins, each training on everything before it and scoring
+        the next ``max(horizon, ceil(validation_fraction * n / k))`` steps. Any
+        scikit-learn splitter or iterable of (train, test) index pairs is used as
+        given. "auto": 5 folds below 1000 samples, else one holdout; forecasters up to
+        3 origins that keep every fold's training part at least half the series.
     validation_fraction : float, default=0.2
-        Share of the data held out to score trials. Classifiers use a stratified
-        split; forecasters hold out the tail of the series (never shuffled), at least
-        ``horizon`` steps.
+        Share of the data held out with ``cv=None`` (and the span the forecasters'
+        origins score with an int ``cv``).
+    pruning : bool, default=True
+        Stop a trial after a fold when its folds so far are worse than the best
+        complete trial's same folds by more than that trial's fold-to-fold standard
+        deviation (status "PRUNED", ``stopped_by="pruning"``; it cannot be the best).
+    final_model : {"auto", "refit", "bag"}, default="auto"
+        What ``best_estimator_`` is. "refit": the best configuration trained on all
+        the data for the median of the epochs its folds kept (no early stopping),
+        then checked against the folds' training loss and tried again with another
+        seed if it did not train. "bag": the best trial's fold models, averaged (no
+        refit; classifiers and regressors). "auto": "bag" for cross-validated
+        classifiers and regressors, else "refit" (benchmarks/README.md has the
+        measurement).
+    ensemble : int, default=1
+        Average up to this many configurations, chosen greedily on their
+        out-of-fold predictions (Caruana ensemble selection; classifiers and
+        regressors), each built as ``final_model`` says.
     max_consecutive_failures : int, default=10
         Stop the search after this many failed trials in a row (a warning says so,
         and the best completed trial is kept).
@@ -105,7 +136,7 @@ class SequenceSearch(BaseEstimator):
         FAILED when its worker has not reported (a killed worker), so the chief does
         not wait for it forever. Set it above the longest trial you expect.
     refit : bool, default=True
-        Refit the best configuration on all the data as ``best_estimator_``.
+        Build ``best_estimator_`` (see ``final_model``); False leaves it None.
     random_state : int, default=None
         Seeds the oracle, the validation split, and estimators whose own
         ``random_state`` is None.
@@ -115,15 +146,25 @@ class SequenceSearch(BaseEstimator):
     Attributes
     ----------
     best_estimator_ : estimator
-        The best configuration refitted on all the data (None when ``refit=False``).
+        The final model (see ``final_model``): a seqtune estimator, or a
+        ``seqtune.ensemble.SequenceEnsembleClassifier`` / ``...Regressor`` of fold
+        models or configurations. None when ``refit=False``.
+    final_model_ : dict
+        How ``best_estimator_`` was made: ``kind`` ("refit", "bag" or "ensemble"), and
+        for a refit its ``epochs``, ``train_loss`` against the folds'
+        ``fold_train_loss``, and ``attempts``.
     best_params_ : dict
         Searched values of the best trial.
     best_score_ : float
-        Its objective value on the validation split.
+        Its objective value, the mean over its folds.
+    n_folds_ : int
+        Folds each trial was scored on (1: one holdout).
     results_ : pandas.DataFrame
-        One row per trial: ``trial_id``, every searched parameter, ``score``,
-        ``status`` ("completed", "failed", "pruned", "running"), ``duration_s``,
-        ``epochs_run``, ``n_params``, ``seconds_per_epoch``, ``fused_kernel``, ``error``.
+        One row per trial: ``trial_id``, every searched parameter, ``score``, with
+        cross-validation ``std_score`` and ``split0_score``, ..., then ``status``
+        ("completed", "failed", "pruned", "running"), ``duration_s``, ``epochs_run``
+        (over all folds), ``n_params``, ``seconds_per_epoch``, ``fused_kernel``,
+        ``error``.
     records_ : list of dict
         The trial records (DESIGN.md schema).
     objective_ : dict
@@ -157,7 +198,11 @@ class SequenceSearch(BaseEstimator):
         "tracking": ["boolean", None, HasMethods(_TRACKER_METHODS)],
         "tracking_uri": [str, None],
         "experiment_name": [str, None],
+        "cv": "no_validation",  # resolve_cv / make_folds: "auto", None, k, splitter, pairs
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "pruning": ["boolean"],
+        "final_model": [StrOptions(set(FINAL_MODELS))],
+        "ensemble": [Interval(Integral, 1, None, closed="left")],
         "max_consecutive_failures": [Interval(Integral, 1, None, closed="left")],
         "trial_timeout": [Interval(Real, 0, None, closed="neither"), None],
         "refit": ["boolean"],
@@ -185,6 +230,10 @@ class SequenceSearch(BaseEstimator):
         refit: bool = True,
         random_state: int | None = None,
         verbose: int = 1,
+        cv: Any = "auto",
+        pruning: bool = True,
+        final_model: str = "auto",
+        ensemble: int = 1,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -204,6 +253,10 @@ class SequenceSearch(BaseEstimator):
         self.refit = refit
         self.random_state = random_state
         self.verbose = verbose
+        self.cv = cv
+        self.pruning = pruning
+        self.final_model = final_model
+        self.ensemble = ensemble
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None, *, trial_callback: Callable[[dict], None] | None = None):
@@ -234,24 +287,31 @@ class SequenceSearch(BaseEstimator):
         check_objective(objective.name, task)
         if task != "forecasting" and y is None:
             raise ValueError(f"{type(self.estimator).__name__} needs targets: call fit(X, y).")
+        if task == "forecasting" and (self.final_model == "bag" or self.ensemble > 1):
+            raise ValueError(
+                f"final_model={self.final_model!r}, ensemble={self.ensemble!r} is not available "
+                "for forecasters (fold models train on shorter histories); use "
+                "final_model='refit' (or 'auto') and ensemble=1."
+            )
         estimator = self._prepared_estimator()
         horizon = int(estimator.horizon) if task == "forecasting" else 1
-        holdout = split_holdout(task, X, y, fraction=self.validation_fraction,
-                                random_state=self.random_state, horizon=horizon)
+        cv = resolve_cv(self.cv, task, n_rows(X), horizon=horizon, fraction=self.validation_fraction)
+        folds = make_folds(task, X, y, cv=cv, fraction=self.validation_fraction,
+                           random_state=self.random_state, horizon=horizon)
         from seqtune.spaces import load_space
 
         space = narrow_space(load_space(self.space, task=task, estimator=estimator), task,
-                             estimator, X, holdout)
+                             estimator, X, folds)
         project_name = self.project_name or f"{type(self.estimator).__name__.lower()}_{self.tuner}"
         project_dir = Path(self.directory) / project_name
         fingerprint = dataset_fingerprint(X, y)
         check_resume(project_dir, overwrite=bool(self.overwrite), fingerprint=fingerprint,
-                     tuner=self.tuner, space=space)
+                     tuner=self.tuner, space=space, n_folds=len(folds))
 
         tracker = self._make_tracker()
         try:
             return self._search(X, y, task=task, objective=objective, estimator=estimator,
-                                holdout=holdout, space=space, project_dir=project_dir,
+                                folds=folds, space=space, project_dir=project_dir,
                                 fingerprint=fingerprint, tracker=tracker,
                                 trial_callback=trial_callback)
         finally:
@@ -260,7 +320,7 @@ class SequenceSearch(BaseEstimator):
             if close is not None:
                 close()
 
-    def _search(self, X: Any, y: Any, *, task: str, objective: Any, estimator: Any, holdout: Any,
+    def _search(self, X: Any, y: Any, *, task: str, objective: Any, estimator: Any, folds: list,
                 space: Any, project_dir: Path, fingerprint: dict, tracker: Any,
                 trial_callback: Callable[[dict], None] | None) -> "SequenceSearch":
         from ._tuner import known_trials, make_tuner, run_search
@@ -268,9 +328,14 @@ class SequenceSearch(BaseEstimator):
         # An MlflowTracker takes every call on its logging queue, so training never waits.
         later = {"wait": False} if _is_mlflow_tracker(tracker) else {}
         deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
-        context = TrialContext(estimator=estimator, task=task, space=space, objective=objective,
-                               holdout=holdout, deadline=deadline,
-                               hyperband=self.tuner == "hyperband")
+        strategy = resolve_final_model(self.final_model, task, len(folds))
+        context = TrialContext(
+            estimator=estimator, task=task, space=space, objective=objective, folds=folds,
+            n_samples=n_rows(X), deadline=deadline, hyperband=self.tuner == "hyperband",
+            pruning=bool(self.pruning) and len(folds) > 1,
+            # Fold models make the bagged final model, an ensemble, or a refit's fallback.
+            keep_fold_models=bool(self.refit) and task != "forecasting",
+        )
         progress = Progress(objective=objective, max_trials=self.max_trials,
                             time_budget=self.time_budget, verbose=self.verbose,
                             callback=trial_callback)
@@ -291,7 +356,7 @@ class SequenceSearch(BaseEstimator):
                     estimator=type(self.estimator).__name__,
                     objective={"name": objective.name, "direction": objective.direction},
                     fingerprint=fingerprint, space_yaml=space.to_yaml(),
-                    max_trials=int(self.max_trials))
+                    max_trials=int(self.max_trials), n_folds=len(folds))
         self._warn_recurrent_dropout(space, estimator)
         earlier = read_trial_records(project_dir)  # a resumed search: its earlier trials count
         progress.records.update({r["trial_id"]: r for r in earlier})
@@ -303,6 +368,8 @@ class SequenceSearch(BaseEstimator):
                     "time_budget": self.time_budget, "objective": objective.name,
                     "objective_direction": objective.direction,
                     "validation_fraction": self.validation_fraction,
+                    "cv": repr(self.cv), "n_folds": len(folds), "pruning": self.pruning,
+                    "final_model": strategy, "ensemble": self.ensemble,
                     "estimator": type(self.estimator).__name__,
                     **{f"estimator.{k}": v for k, v in self.estimator.get_params().items()},
                 },
@@ -323,6 +390,7 @@ class SequenceSearch(BaseEstimator):
         self.space_ = space
         self.project_dir_ = str(project_dir)
         self.n_trials_ = len(self.records_)
+        self.n_folds_ = len(folds)
         best = best_record(self.records_, objective.direction)
         if best is None:
             errors = [r["error"] for r in self.records_ if r.get("error")]
@@ -335,6 +403,7 @@ class SequenceSearch(BaseEstimator):
         self.best_params_ = dict(best["params"])
         self.best_score_ = float(best["score"])
         self.best_estimator_ = None
+        self.final_model_ = None
         self.best_model_uri_ = None
         if kt_tuner.is_worker:
             return self  # the chief collects, refits and logs the search
@@ -346,7 +415,10 @@ class SequenceSearch(BaseEstimator):
         if self.refit:
             # fit(X, y) for classifiers and regressors, fit(y, X) for forecasters: the
             # arguments arrive in the estimator's own order.
-            self.best_estimator_ = clone(estimator).set_params(**self.best_params_).fit(X, y)
+            self.best_estimator_, self.final_model_ = build_final_model(
+                strategy=strategy, task=task, estimator=estimator, best=best,
+                records=self.records_, fit_args=(X, y), y=y, project_dir=project_dir,
+                ensemble=int(self.ensemble), direction=objective.direction)
             if tracker is not None:
                 self.best_model_uri_ = tracker.log_best_model(
                     self.best_estimator_, self._input_example(task, X))

@@ -22,8 +22,11 @@ STATE_FILENAME = "seqtune_search.json"
 
 
 def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner: str,
-                 space: Any) -> None:
-    """Refuse to resume a search made on other data or with another tuner.
+                 space: Any, n_folds: int) -> None:
+    """Refuse to resume a search made on other data, with another tuner, or other folds.
+
+    A search written before cross-validation existed scored its trials on one holdout
+    (``n_folds`` 1).
 
     Raises
     ------
@@ -48,6 +51,15 @@ def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner
             f"{tuner!r}. Pass the same tuner to resume, overwrite=True to start "
             "afresh, or another project_name."
         )
+    scored_on = int(state.get("n_folds", 1))
+    if scored_on != n_folds:
+        how = "one holdout" if scored_on == 1 else f"{scored_on} folds"
+        raise ValueError(
+            f"{project_dir} holds a search whose trials were scored on {how}, not "
+            f"{'one holdout' if n_folds == 1 else f'{n_folds} folds'}: their scores would not "
+            f"compare. Pass the same cv to resume ({'cv=None' if scored_on == 1 else f'cv={scored_on}'}), "
+            "overwrite=True to start afresh, or another project_name."
+        )
     if state.get("space_yaml") not in (None, space.to_yaml()):
         warnings.warn(
             f"Resuming the search in {project_dir} with a different search space: Keras "
@@ -62,7 +74,7 @@ def write_state(project_dir: Path, *, overwrite: bool, **state: Any) -> None:
     """Record what the search started with; a resumed search keeps the first record.
 
     ``state`` holds ``tuner``, ``estimator``, ``objective``, ``fingerprint``,
-    ``space_yaml`` and ``max_trials``.
+    ``space_yaml``, ``max_trials`` and ``n_folds``.
     """
     project_dir.mkdir(parents=True, exist_ok=True)
     path = project_dir / STATE_FILENAME

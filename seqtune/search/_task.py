@@ -1,24 +1,35 @@
-"""What a search is about: the task of its estimator, its data split, and what the data allows.
+"""What a search is about: the task of its estimator, its folds, and what the data allows.
 
 * :func:`estimator_task` tells a classifier, a regressor and a forecaster apart by class.
-* :func:`split_holdout` cuts the data a trial trains on from the data it is scored on:
-  a stratified shuffled holdout for sequence classifiers, a plain one for regressors,
-  the tail of the series for forecasters (see :mod:`seqtune.splits`).
+* :func:`make_folds` cuts the data each trial trains on from the data it is scored on,
+  once or ``k`` times (``cv``): a stratified shuffled holdout or k-fold for sequence
+  classifiers, a plain one for regressors, the tail of the series or expanding-window
+  origins for forecasters (see :mod:`seqtune.splits`).
 * :func:`narrow_space` cuts values the data cannot support (a ``sequence_length``
-  beyond the longest sequence, a ``lookback`` beyond what the series allows).
+  beyond the longest sequence, a ``lookback`` beyond what the shortest fold allows).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from seqtune.splits import holdout_split, n_rows, tail_split, take
+from seqtune.validation import did_you_mean
 
-__all__ = ["Holdout", "estimator_task", "longest_sequence", "narrow_space", "split_holdout"]
+__all__ = ["AUTO_CV_MAX_SAMPLES", "Fold", "Holdout", "estimator_task", "longest_sequence",
+           "make_folds", "narrow_space", "resolve_cv", "split_holdout"]
+
+#: ``cv="auto"`` cross-validates classifiers and regressors with fewer training samples
+#: than this (5 folds), and scores larger sets on one holdout. See ``resolve_cv``.
+AUTO_CV_MAX_SAMPLES = 1000
+#: ``cv="auto"`` for forecasters: at most this many expanding-window origins.
+AUTO_CV_MAX_ORIGINS = 3
 
 
 def estimator_task(estimator: Any) -> str:
@@ -52,11 +63,130 @@ class Holdout:
 
     ``train`` and ``validation`` are the positional arguments of the estimator's own
     ``fit`` and scoring calls: ``(X, y)`` for classifiers and regressors, ``(y, X)``
-    for forecasters (``X`` the exogenous series, or None).
+    for forecasters (``X`` the exogenous series, or None). ``history`` is, for a
+    forecaster, the series before ``validation`` (``(y, X)``) when it differs from the
+    training part (a gap between them); None otherwise.
     """
 
     train: tuple
     validation: tuple
+    train_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    test_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
+    history: tuple | None = None
+
+
+#: A fold of cross-validation is a holdout whose indices cover part of the data.
+Fold = Holdout
+
+
+def resolve_cv(cv: Any, task: str, n: int, *, horizon: int = 1, fraction: float = 0.2) -> Any:
+    """The ``cv`` a search uses: None (one holdout), a number of folds, or a splitter.
+
+    ``"auto"`` cross-validates small data, where one holdout is a handful of samples:
+    classifiers and regressors with fewer than :data:`AUTO_CV_MAX_SAMPLES` samples get
+    5 folds; forecasters get up to :data:`AUTO_CV_MAX_ORIGINS` expanding-window origins,
+    as many as keep every fold's training part at least half the series (Airline: 2,
+    Macrodata: 3).
+    """
+    if isinstance(cv, str) and cv != "auto":
+        raise ValueError(f"cv={cv!r} is invalid: expected 'auto', None, a number of folds >= 2, "
+                         "a scikit-learn splitter or an iterable of (train, test) index pairs."
+                         + (" Did you mean 'auto'?" if did_you_mean(cv, ["auto"]) else ""))
+    if isinstance(cv, bool):
+        raise ValueError(f"cv={cv!r} is invalid: expected 'auto', None, a number of folds >= 2, "
+                         "a scikit-learn splitter or an iterable of (train, test) index pairs.")
+    if cv != "auto":
+        return cv
+    if task != "forecasting":
+        return 5 if n < AUTO_CV_MAX_SAMPLES else None
+    k = min(AUTO_CV_MAX_ORIGINS, (n // 2) // _origin_step(n, AUTO_CV_MAX_ORIGINS, horizon, fraction))
+    return k if k >= 2 else None
+
+
+def _origin_step(n: int, k: int, horizon: int, fraction: float) -> int:
+    """Steps each expanding-window fold scores: a horizon, or a share of the validation span."""
+    return max(int(horizon), math.ceil(fraction * n / k))
+
+
+def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
+               random_state: Any, horizon: int = 1) -> list[Holdout]:
+    """The folds every trial of a search is trained and scored on.
+
+    Parameters
+    ----------
+    task : {"classification", "regression", "forecasting"}
+    first, second
+        ``X, y`` for classifiers and regressors; ``y, X`` for forecasters.
+    cv : None, int >= 2, a scikit-learn splitter, or an iterable of (train, test) index pairs
+        None: one holdout of ``fraction`` (:func:`split_holdout`). An int ``k``:
+        ``StratifiedKFold`` (classifiers) or ``KFold`` (regressors), shuffled with
+        ``random_state``; for forecasters ``k`` expanding-window origins, each training
+        on everything before it and scoring the next ``max(horizon, ceil(fraction *
+        n / k))`` steps (``TimeSeriesSplit``). Any splitter or pairs are used as given;
+        a forecaster's folds must train on a prefix of the series and score a
+        contiguous stretch after it.
+    fraction : float in (0, 1)
+    random_state : int, RandomState instance or None
+    horizon : int
+
+    Returns
+    -------
+    list of Holdout
+    """
+    if cv is None:
+        return [split_holdout(task, first, second, fraction=fraction, random_state=random_state,
+                              horizon=horizon)]
+    from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit, check_cv
+
+    data, target = (first, None) if task == "forecasting" else (first, second)
+    n = n_rows(data)
+    if task != "forecasting" and n_rows(target) != n:
+        raise ValueError(f"X has {n} samples but y has {n_rows(target)}; they must match.")
+    if isinstance(cv, Integral) and not isinstance(cv, bool):
+        if cv < 2:
+            raise ValueError(f"cv={cv!r} is invalid: a number of folds must be >= 2 (or pass "
+                             "cv=None for one holdout).")
+        if task == "forecasting":
+            splitter = TimeSeriesSplit(n_splits=int(cv),
+                                       test_size=_origin_step(n, int(cv), horizon, fraction))
+        elif task == "classification":
+            splitter = StratifiedKFold(int(cv), shuffle=True, random_state=random_state)
+        else:
+            splitter = KFold(int(cv), shuffle=True, random_state=random_state)
+    else:
+        splitter = check_cv(cv, target, classifier=task == "classification")
+    try:
+        pairs = [(np.asarray(tr), np.asarray(te))
+                 for tr, te in splitter.split(np.zeros((n, 1)), target)]
+    except ValueError as exc:
+        raise ValueError(f"cv={cv!r} cannot split these {n} samples: {exc}") from exc
+    if not pairs:
+        raise ValueError(f"cv={cv!r} produced no folds; expected at least one (train, test) pair.")
+    if task == "forecasting":
+        return [_series_fold(first, second, train, test, cv, horizon) for train, test in pairs]
+    return [Holdout(train=(take(first, train), take(second, train)),
+                    validation=(take(first, test), take(second, test)),
+                    train_index=train, test_index=test) for train, test in pairs]
+
+
+def _series_fold(y: Any, X: Any, train: np.ndarray, test: np.ndarray, cv: Any,
+                 horizon: int) -> Holdout:
+    train, test = np.sort(train), np.sort(test)
+    prefix = len(train) and train[0] == 0 and np.all(np.diff(train) == 1)
+    contiguous = len(test) and np.all(np.diff(test) == 1) and test[0] >= len(train)
+    if not (prefix and contiguous):
+        raise ValueError(
+            f"cv={cv!r} gave a forecasting fold that does not train on the start of the series "
+            "and score a stretch after it. Pass an int (expanding-window origins) or a "
+            "sklearn.model_selection.TimeSeriesSplit."
+        )
+    if len(test) < horizon:
+        raise ValueError(f"cv={cv!r} gave a fold scoring {len(test)} steps, fewer than "
+                         f"horizon={horizon}; every fold must hold a full forecast.")
+    before = np.arange(test[0])
+    history = None if len(before) == len(train) else (take(y, before), take(X, before))
+    return Holdout(train=(take(y, train), take(X, train)), validation=(take(y, test), take(X, test)),
+                   train_index=train, test_index=test, history=history)
 
 
 def split_holdout(task: str, first: Any, second: Any, *, fraction: float, random_state: Any,
@@ -90,7 +220,8 @@ def split_holdout(task: str, first: Any, second: Any, *, fraction: float, random
                 "train on. Use a longer series or a smaller validation_fraction."
             )
         return Holdout(train=(take(y, train), take(X, train)),
-                       validation=(take(y, tail), take(X, tail)))
+                       validation=(take(y, tail), take(X, tail)), train_index=train,
+                       test_index=tail)
     X, y = first, second
     if n_rows(X) != n_rows(y):
         raise ValueError(f"X has {n_rows(X)} samples but y has {n_rows(y)}; they must match.")
@@ -104,7 +235,8 @@ def split_holdout(task: str, first: Any, second: Any, *, fraction: float, random
             UserWarning, stacklevel=3,
         )
     return Holdout(train=(take(X, train), take(y, train)),
-                   validation=(take(X, held_out), take(y, held_out)))
+                   validation=(take(X, held_out), take(y, held_out)), train_index=train,
+                   test_index=held_out)
 
 
 def longest_sequence(X: Any) -> int:
@@ -115,7 +247,7 @@ def longest_sequence(X: Any) -> int:
     return int(max(len(np.asarray(x)) for x in X))
 
 
-def narrow_space(space: Any, task: str, estimator: Any, data: Any, holdout: Holdout):
+def narrow_space(space: Any, task: str, estimator: Any, data: Any, folds: list[Holdout]):
     """Cut the space to what the data and the fixed estimator allow; warn once if anything changed.
 
     Parameters
@@ -124,8 +256,8 @@ def narrow_space(space: Any, task: str, estimator: Any, data: Any, holdout: Hold
     task : str
     estimator : the search's estimator (its fixed parameters)
     data : the full ``X`` (classification, regression) or ``y`` (forecasting)
-    holdout : Holdout
-        Forecasters: the lookback must fit the training part.
+    folds : list of Holdout
+        Forecasters: the lookback must fit the shortest training part.
 
     Returns
     -------
@@ -136,7 +268,11 @@ def narrow_space(space: Any, task: str, estimator: Any, data: Any, holdout: Hold
         if estimator.get_params().get("strategy") == "seq2seq" and "strategy" not in space:
             # Every trial drawing linear_skip=True would fail: seq2seq has no linear path.
             drop["linear_skip"] = "strategy='seq2seq' has no linear path"
-        max_lookback = estimator.max_lookback(n_rows(holdout.train[0]))
+        values = np.asarray(data, dtype=float)
+        if "log" in space and np.nanmin(values) <= 0:
+            # A log of zero or negative values would fail every trial that draws log=True.
+            drop["log"] = f"the series has values <= 0 (down to {np.nanmin(values):.4g})"
+        max_lookback = estimator.max_lookback(min(n_rows(f.train[0]) for f in folds))
         space, messages = space.narrow(max_lookback=max_lookback, drop=drop)
     else:
         space, messages = space.narrow(max_sequence_length=longest_sequence(data))

@@ -39,8 +39,13 @@ from ._state import unreadable_state_files
 __all__ = ["WEIGHTS_FILENAME", "BudgetExhausted", "SeqTuner", "known_trials", "make_tuner",
            "run_search"]
 
-#: Hyperband only: a completed trial's weights, which the trial that continues it loads.
+#: Hyperband only: a trial's weights (of its first fold), which the trial that continues it
+#: loads; further folds' are ``seqtune_trial.fold<i>.weights.h5``.
 WEIGHTS_FILENAME = "seqtune_trial.weights.h5"
+
+
+def _weights_path(trial_dir: Path, fold: int) -> Path:
+    return trial_dir / (WEIGHTS_FILENAME if fold == 0 else f"seqtune_trial.fold{fold}.weights.h5")
 TUNERS = ("bayesian", "random", "hyperband")
 
 
@@ -76,11 +81,27 @@ class _AtomicState:
         write_json_atomic(Path(self._get_trial_dir(trial.trial_id)) / "trial.json", trial.get_state())
 
 
-class _RandomOracle(_AtomicState, kt.oracles.RandomSearchOracle):
+class _DefaultsFirst:
+    """Oracle mixin: the first trial of a fresh search is the space's defaults.
+
+    A space's defaults are a configuration known to work (the shipped spaces say why
+    in their comments), so the search starts from it instead of a random draw and its
+    best can only be as good or better on the folds.
+    """
+
+    def populate_space(self, trial_id):
+        if self.trials:
+            return super().populate_space(trial_id)
+        hps = self.hyperparameters.copy()
+        values = {hp.name: hps.values[hp.name] for hp in hps.space if hps.is_active(hp)}
+        return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+
+
+class _RandomOracle(_AtomicState, _DefaultsFirst, kt.oracles.RandomSearchOracle):
     pass
 
 
-class _BayesianOracle(_AtomicState, kt.oracles.BayesianOptimizationOracle):
+class _BayesianOracle(_AtomicState, _DefaultsFirst, kt.oracles.BayesianOptimizationOracle):
     pass
 
 
@@ -186,30 +207,31 @@ class SeqTuner(kt.Tuner):
     # -- one trial ---------------------------------------------------------------
     def run_trial(self, trial, *args, **kwargs):
         trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        save = None
+        if self.runner.context.hyperband:
+            def save(fold: int, estimator: Any) -> None:
+                estimator.model_.save_weights(_weights_path(trial_dir, fold))
         outcome = self.runner.run(trial.trial_id, trial.hyperparameters, trial_dir,
-                                  continuation=self._continuation(trial))
-        record = outcome.record
-        if (self.runner.context.hyperband and outcome.estimator is not None
-                and record["status"] == TrialStatus.COMPLETED.value):
-            outcome.estimator.model_.save_weights(trial_dir / WEIGHTS_FILENAME)
-        return {self.oracle.objective.name: float(record["score"])}
+                                  continuation=self._continuation(trial), on_fold_fitted=save)
+        return {self.oracle.objective.name: float(outcome.record["score"])}
 
     def _continuation(self, trial: Any) -> Continuation | None:
-        """Hyperband: let a promoted trial train on from its parent's weights.
+        """Hyperband: let a promoted trial train on from its parent's weights, fold by fold.
 
         Keras Tuner's Hyperband gives a promoted configuration the parent's id
         (``tuner/trial_id``) and the epoch it reached (``tuner/initial_epoch``). Without
-        the parent's saved weights (a parent from before an upgrade, or whose file is
-        gone) the trial trains from scratch for the whole budget.
+        the parent's saved weights for every fold (a parent from before an upgrade, or
+        whose files are gone) the trial trains from scratch for the whole budget.
         """
         values = trial.hyperparameters.values
         parent = values.get("tuner/trial_id")
         if not self.runner.context.hyperband or parent is None:
             return None
-        path = Path(self.get_trial_dir(parent)) / WEIGHTS_FILENAME
-        if not path.is_file():
+        parent_dir = Path(self.get_trial_dir(parent))
+        paths = [_weights_path(parent_dir, i) for i in range(len(self.runner.context.folds))]
+        if not all(path.is_file() for path in paths):
             return None
-        return Continuation(str(parent), path, int(values.get("tuner/initial_epoch", 0)))
+        return Continuation(str(parent), paths, int(values.get("tuner/initial_epoch", 0)))
 
     def save_model(self, trial_id, model, step=0):  # models are not checkpointed
         return None

@@ -24,7 +24,8 @@ def _objective_name(record: Mapping[str, Any]) -> str:
 def _record_tags(record: Mapping[str, Any]) -> dict[str, str]:
     """Tags of a child run: the record's own tags plus the contract's fixed set."""
     tags: dict[str, Any] = dict(record.get("tags") or {})
-    for name in ("n_params", "seconds_per_epoch", "fused_kernel", "epochs_run", "number"):
+    for name in ("n_params", "seconds_per_epoch", "fused_kernel", "epochs_run", "number",
+                 "n_folds", "stopped_by"):
         if record.get(name) is not None:
             tags[name] = record[name]
     if record.get("trial_id") is not None:
@@ -45,10 +46,13 @@ def _record_times(record: Mapping[str, Any]) -> tuple[float | None, float | None
 
 
 def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
-    """Per-epoch history (step = 0-based epoch) plus the trial's summary metrics.
+    """Per-epoch history (step = 0-based epoch), the trial's summary metrics, and its folds.
 
     A Hyperband trial that went on from its parent's weights starts at its
-    ``initial_epoch``, so its curve continues the parent's in the MLflow UI.
+    ``initial_epoch``, so its curve continues the parent's in the MLflow UI. A
+    cross-validated trial's folds are metrics with the fold as the step,
+    ``fold_<metric>`` (``fold_score``, ``fold_val_loss``, ``fold_mae``...), plus
+    ``score_std``; the per-epoch curves are the first fold's.
     """
     from mlflow.entities import Metric
 
@@ -69,8 +73,18 @@ def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
             if value is not None:
                 metrics.append(Metric(_key(name), value, _ms(base + per_epoch * (i + 1)), first + i))
     end_ms = _ms(ended if ended is not None else None)
+    folds = record.get("folds") or []
+    if len(folds) > 1:
+        for i, fold in enumerate(folds):
+            # The fold's metrics include the objective's own name.
+            values = {f"fold_{k}": v for k, v in (fold.get("metrics") or {}).items()}
+            for name, raw in values.items():
+                value = _finite_float(raw)
+                if value is not None:
+                    metrics.append(Metric(_key(name), value, _ms(ended), i))
     summary = {
         _objective_name(record): record.get("score"),
+        "score_std": record.get("score_std"),
         "duration_s": record.get("duration_s"),
         "epochs_run": record.get("epochs_run"),
         "seconds_per_epoch": record.get("seconds_per_epoch"),

@@ -1,0 +1,199 @@
+"""The model a search hands back: refitted and checked, the best trial's fold models, or an ensemble.
+
+* ``"refit"``: the best configuration trained on all the data for the number of epochs
+  its folds kept (the median over folds of the best epoch), without early stopping: a
+  refit's own early stopping, on a tenth of the data, once stopped on a loss plateau
+  that the folds had left behind. The refit is then checked: its training loss must
+  reach what the folds reached; a refit that does not is tried again with another
+  seed, and the fold models stand in for it when it still fails.
+* ``"bag"``: the best trial's fold models, averaged (AutoGluon's bagging); no refit, and
+  every member was scored on data it never saw.
+* ``ensemble=k``: up to ``k`` configurations, chosen greedily on their out-of-fold
+  predictions (Caruana et al. 2004, with replacement), each built as above, averaged
+  with the weights the selection gave them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from seqtune.records import is_complete, rank_records
+
+from ._runner import OOF_FILENAME, fold_model_path
+
+__all__ = ["FINAL_MODELS", "build_final_model", "refit_epochs", "select_ensemble"]
+
+FINAL_MODELS = ("auto", "refit", "bag")
+# A refit whose training loss ends above both of these did not train: a dud.
+_DUD_RATIO, _DUD_SLACK = 2.0, 0.05
+_REFIT_ATTEMPTS = 3
+
+
+def resolve_final_model(final_model: str, task: str, n_folds: int) -> str:
+    """``"auto"``: the bagged fold models for cross-validated classifiers and regressors
+    (measured in benchmarks/README.md), else a refit."""
+    if final_model != "auto":
+        return final_model
+    return "bag" if task != "forecasting" and n_folds > 1 else "refit"
+
+
+def refit_epochs(record: dict) -> int | None:
+    """Epochs the refit trains: the median over folds of the epochs each fold kept."""
+    folds = [f for f in record.get("folds") or [] if not f.get("cut")]
+    if not folds:
+        return None
+    kept = [int(f.get("initial_epoch", 0)) + int(f["best_epoch"]) + 1 for f in folds]
+    return max(1, int(round(float(np.median(kept)))))
+
+
+def _dud(loss: float, fold_losses: Sequence[float]) -> bool:
+    if not fold_losses or not np.isfinite(loss):
+        return not np.isfinite(loss)
+    reference = float(np.max(fold_losses))
+    return loss > _DUD_RATIO * reference and loss > float(np.median(fold_losses)) + _DUD_SLACK
+
+
+def _refit(estimator: Any, record: dict, fit_args: tuple) -> tuple[Any, dict]:
+    """Refit the record's configuration on all the data, and check that it trained."""
+    params = dict(record["params"])
+    epochs = refit_epochs(record)
+    if epochs is not None:
+        # The folds learned how long to train: no early stopping on a tenth of the data.
+        params.update(epochs=epochs, early_stopping=False)
+    fold_losses = [f["train_loss"] for f in record.get("folds") or []
+                   if not f.get("cut") and np.isfinite(f.get("train_loss", np.nan))]
+    base = clone(estimator).set_params(**params)
+    seed = base.get_params().get("random_state")
+    attempts = []
+    for attempt in range(_REFIT_ATTEMPTS):
+        candidate = clone(base)
+        if attempt:
+            candidate.set_params(random_state=(0 if seed is None else int(seed)) + attempt)
+        candidate.fit(*fit_args)
+        loss = float((candidate.history_.get("loss") or [np.nan])[candidate.best_epoch_])
+        attempts.append(loss)
+        if not _dud(loss, fold_losses):
+            return candidate, {"kind": "refit", "epochs": epochs, "train_loss": loss,
+                               "fold_train_loss": fold_losses, "attempts": attempts,
+                               "verified": bool(fold_losses)}
+    return candidate, {"kind": "refit", "epochs": epochs, "train_loss": attempts[-1],
+                       "fold_train_loss": fold_losses, "attempts": attempts, "verified": False}
+
+
+def _bag(task: str, record: dict, project_dir: Path) -> Any | None:
+    """The record's fold models, averaged; None when they were not kept."""
+    import joblib
+
+    from seqtune.ensemble import SequenceEnsembleClassifier, SequenceEnsembleRegressor
+
+    trial_dir = Path(project_dir) / f"trial_{record['trial_id']}"
+    paths = [fold_model_path(trial_dir, i) for i in range(len(record.get("folds") or []))]
+    if not paths or not all(p.is_file() for p in paths):
+        return None
+    members = [joblib.load(p) for p in paths]
+    if len(members) == 1:
+        return members[0]
+    cls = SequenceEnsembleClassifier if task == "classification" else SequenceEnsembleRegressor
+    return cls(members)
+
+
+def build_member(strategy: str, task: str, estimator: Any, record: dict, fit_args: tuple,
+                 project_dir: Path) -> tuple[Any, dict]:
+    """One configuration's final model, by ``strategy`` (``"refit"`` or ``"bag"``)."""
+    if strategy == "bag":
+        bagged = _bag(task, record, project_dir)
+        if bagged is not None:
+            return bagged, {"kind": "bag", "n_models": len(record.get("folds") or [])}
+        warnings.warn(f"Trial {record['trial_id']} kept no fold models (resumed from a search "
+                      "that did not keep them); refitting it instead.", UserWarning, stacklevel=3)
+    model, info = _refit(estimator, record, fit_args)
+    if not info["verified"] and info["fold_train_loss"]:
+        bagged = _bag(task, record, project_dir)
+        message = (f"The refit of trial {record['trial_id']} did not train: its training loss "
+                   f"ended at {info['attempts']} after {_REFIT_ATTEMPTS} seeds, against "
+                   f"{max(info['fold_train_loss']):.4g} at most on its folds.")
+        if bagged is not None:
+            warnings.warn(message + " Its fold models are used instead.", UserWarning, stacklevel=3)
+            return bagged, {**info, "kind": "bag", "fallback": "refit failed"}
+        warnings.warn(message + " It is kept; pass final_model='bag' to keep fold models.",
+                      UserWarning, stacklevel=3)
+    return model, info
+
+
+def select_ensemble(task: str, records: Sequence[dict], project_dir: Path, y: Any,
+                    size: int, direction: str, max_candidates: int = 20) -> list[tuple[dict, float]]:
+    """Caruana's greedy ensemble selection on out-of-fold predictions, with replacement.
+
+    Candidates are the ``max_candidates`` best complete trials with out-of-fold
+    predictions; the ensemble starts from the best one, and each step adds the trial
+    that lowers the ensemble's out-of-fold loss most (log loss for classifiers, mean
+    squared error for regressors), until ``size`` distinct trials are in or nothing
+    helps. Returns ``(record, weight)`` pairs; weights are selection counts, summing
+    to 1.
+    """
+    from sklearn.metrics import log_loss, mean_squared_error
+
+    ranked = [r for r in rank_records(records, direction) if is_complete(r)][:max_candidates]
+    library = []
+    for record in ranked:
+        path = Path(project_dir) / f"trial_{record['trial_id']}" / OOF_FILENAME
+        if path.is_file():
+            library.append((record, np.load(path)))
+    if not library:
+        return [(ranked[0], 1.0)] if ranked else []
+    rows = np.all([np.all(np.isfinite(p), axis=1) for _, p in library], axis=0)
+    y_rows = np.asarray(y)[rows]
+    if task == "classification":
+        from sklearn.preprocessing import LabelEncoder
+
+        y_codes = LabelEncoder().fit(np.asarray(y)).transform(y_rows)
+        labels = np.arange(library[0][1].shape[1])
+
+        def loss(pred):
+            return log_loss(y_codes, np.clip(pred, 1e-15, 1), labels=labels)
+    else:
+        y_rows = np.asarray(y_rows, dtype=float).reshape(len(y_rows), -1)
+
+        def loss(pred):
+            return mean_squared_error(y_rows, pred)
+
+    preds = [p[rows] for _, p in library]
+    counts = np.zeros(len(library))
+    counts[0] = 1
+    current = preds[0].copy()
+    for _ in range(4 * size):
+        n = counts.sum()
+        trials = [loss((current * n + p) / (n + 1)) for p in preds]
+        best = int(np.argmin(trials))
+        distinct = np.count_nonzero(counts) + (counts[best] == 0)
+        if trials[best] >= loss(current) - 1e-12 or distinct > size:
+            break
+        counts[best] += 1
+        current = (current * n + preds[best]) / (n + 1)
+    return [(library[i][0], counts[i] / counts.sum()) for i in np.flatnonzero(counts)]
+
+
+def build_final_model(*, strategy: str, task: str, estimator: Any, best: dict, records: list[dict],
+                      fit_args: tuple, y: Any, project_dir: Path, ensemble: int,
+                      direction: str) -> tuple[Any, dict]:
+    """The search's final model and a description of how it was made (``final_model_``)."""
+    from seqtune.ensemble import SequenceEnsembleClassifier, SequenceEnsembleRegressor
+
+    if ensemble <= 1:
+        return build_member(strategy, task, estimator, best, fit_args, project_dir)
+    chosen = select_ensemble(task, records, project_dir, y, ensemble, direction)
+    members, infos = [], []
+    for record, weight in chosen:
+        model, info = build_member(strategy, task, estimator, record, fit_args, project_dir)
+        members.append(model)
+        infos.append({**info, "trial_id": record["trial_id"], "weight": float(weight)})
+    if len(members) == 1:
+        return members[0], {**infos[0], "kind": infos[0]["kind"]}
+    cls = SequenceEnsembleClassifier if task == "classification" else SequenceEnsembleRegressor
+    return cls(members, weights=[i["weight"] for i in infos]), {"kind": "ensemble", "members": infos}

@@ -1,0 +1,246 @@
+"""Cross-validated trial scores, pruning, fold-level resume, and the search's final model."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.model_selection import KFold
+
+from seqtune import SequenceClassifier, SequenceForecaster, SequenceRegressor, SequenceSearch
+from seqtune.ensemble import SequenceEnsembleClassifier
+
+TINY = {"units": 4, "epochs": 2, "batch_size": 16, "patience": 1}
+
+
+@pytest.fixture(scope="module")
+def clf_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(36, 8, 2)).astype("float32")
+    y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
+    return X, y
+
+
+def _search(tmp_path, estimator=None, **kwargs):
+    kwargs.setdefault("space", {**TINY, "learning_rate": [0.01, 0.003]})
+    kwargs.setdefault("max_trials", 2)
+    kwargs.setdefault("cv", 3)
+    return SequenceSearch(estimator if estimator is not None else SequenceClassifier(),
+                          tuner="random", directory=tmp_path / "search", tracking=False,
+                          random_state=0, verbose=0, **kwargs)
+
+
+def test_k_fold_scores_are_recorded_per_fold_and_averaged(tmp_path, clf_data):
+    X, y = clf_data
+    search = _search(tmp_path, refit=False, pruning=False).fit(X, y)
+    assert search.n_folds_ == 3
+    results = search.results_
+    assert {"std_score", "split0_score", "split1_score", "split2_score"} <= set(results.columns)
+    for _, row in results.iterrows():
+        splits = row[["split0_score", "split1_score", "split2_score"]].to_numpy(float)
+        assert row["score"] == pytest.approx(splits.mean())
+        assert row["std_score"] == pytest.approx(splits.std())
+    for record in search.records_:
+        folds = record["folds"]
+        assert [f["n_train"] + f["n_test"] for f in folds] == [36, 36, 36]
+        assert sum(f["n_test"] for f in folds) == 36  # every sample scored exactly once
+        assert all(0 <= f["best_epoch"] < f["epochs_run"] for f in folds)
+        oof = np.load(Path(search.project_dir_) / f"trial_{record['trial_id']}" / "seqtune_oof.npy")
+        assert oof.shape == (36, 2) and np.isfinite(oof).all()
+        np.testing.assert_allclose(oof.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_a_splitter_or_index_pairs_are_used_as_given(tmp_path, clf_data):
+    X, y = clf_data
+    pairs = [(np.arange(12, 36), np.arange(12)), (np.arange(24), np.arange(24, 36))]
+    by_pairs = _search(tmp_path / "a", cv=pairs, max_trials=1, refit=False).fit(X, y)
+    assert [f["n_test"] for f in by_pairs.records_[0]["folds"]] == [12, 12]
+    by_splitter = _search(tmp_path / "b", cv=KFold(4), max_trials=1, refit=False).fit(X, y)
+    assert by_splitter.n_folds_ == 4
+
+
+def test_forecaster_folds_are_expanding_window_origins(tmp_path):
+    y = np.sin(np.arange(120.0) / 4) + 0.01 * np.arange(120.0)
+    space = {"units": 4, "epochs": 1, "lookback": [4, 8]}
+    search = _search(tmp_path, SequenceForecaster(horizon=6), space=space, cv=3).fit(y)
+    # Each origin trains on everything before it and scores max(6, ceil(0.2 * 120 / 3)) = 8 steps.
+    folds = search.records_[0]["folds"]
+    assert [(f["n_train"], f["n_test"]) for f in folds] == [(96, 8), (104, 8), (112, 8)]
+    assert set(folds[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
+    assert search.final_model_["kind"] == "refit"  # forecasters refit on the whole series
+    assert np.shape(search.predict()) == (6,)
+
+
+def test_auto_cross_validates_small_data_and_holds_out_on_large(tmp_path):
+    rng = np.random.default_rng(1)
+    small = _search(tmp_path / "small", cv="auto", max_trials=1, refit=False,
+                    space={**TINY, "epochs": 1})
+    X = rng.normal(size=(30, 4, 1)).astype("float32")
+    assert small.fit(X, np.arange(30) % 2).n_folds_ == 5
+    large = _search(tmp_path / "large", cv="auto", max_trials=1, refit=False,
+                    space={**TINY, "epochs": 1, "batch_size": 256})
+    X = rng.normal(size=(1000, 4, 1)).astype("float32")
+    assert large.fit(X, np.arange(1000) % 2).n_folds_ == 1
+
+
+@pytest.mark.parametrize(("estimator", "cv", "match"), [
+    (SequenceClassifier(), 1, r"cv=1 is invalid: a number of folds must be >= 2"),
+    (SequenceClassifier(), "atuo", r"cv='atuo' is invalid.*Did you mean 'auto'"),
+    (SequenceClassifier(), True, r"cv=True is invalid"),
+    (SequenceForecaster(horizon=2), KFold(3), r"does not train on the start of the series"),
+])
+def test_bad_cv_names_the_value_and_what_is_expected(tmp_path, clf_data, estimator, cv, match):
+    X, y = clf_data
+    args = (np.sin(np.arange(60.0)),) if isinstance(estimator, SequenceForecaster) else (X, y)
+    with pytest.raises(ValueError, match=match):
+        _search(tmp_path, estimator, cv=cv, space={"units": 4, "epochs": 1}).fit(*args)
+
+
+def test_a_clearly_worse_trial_is_pruned_after_its_first_folds(tmp_path, clf_data):
+    X, y = clf_data
+    # random_state=3 draws the good learning rate first; 1e-9 then hardly learns.
+    space = {**TINY, "epochs": 30, "patience": 30, "learning_rate": [0.05, 1e-9]}
+    search = _search(tmp_path, space=space, cv=4, refit=False).set_params(random_state=3).fit(X, y)
+    assert search.records_[0]["params"]["learning_rate"] == 0.05
+    good, bad = sorted(search.records_, key=lambda r: -r["params"]["learning_rate"])
+    assert good["status"] == "COMPLETED" and len(good["folds"]) == 4
+    assert bad["status"] == "PRUNED" and bad["stopped_by"] == "pruning"
+    assert 1 <= len(bad["folds"]) < 4
+    assert search.best_trial_id_ == good["trial_id"]
+    assert search.results_.set_index("trial_id").loc[bad["trial_id"], "split3_score"] != \
+        search.results_.set_index("trial_id").loc[bad["trial_id"], "split3_score"]  # NaN
+
+
+def test_a_trial_killed_mid_way_resumes_at_its_next_fold(tmp_path, clf_data, monkeypatch):
+    X, y = clf_data
+    calls = {"n": 0}
+    real_fit = SequenceClassifier.fit
+
+    def fit_then_interrupt(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third fold of the first trial
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SequenceClassifier, "fit", fit_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _search(tmp_path, max_trials=1, pruning=False).fit(X, y)
+    project = next((tmp_path / "search").iterdir())
+    before = json.loads((project / "trial_0" / "seqtune_record.json").read_text())
+    assert before["status"] == "RUNNING" and len(before["folds"]) == 2
+
+    calls["n"] = -10**6  # no more interruptions; count the fits of the rerun
+    search = _search(tmp_path, max_trials=1, pruning=False).fit(X, y)
+    record = search.records_[0]
+    assert record["status"] == "COMPLETED" and len(record["folds"]) == 3
+    assert record["folds"][:2] == before["folds"]  # the finished folds were not trained again
+    assert calls["n"] == -10**6 + 1  # one fold fit; the bagged final model needs no refit
+    assert isinstance(search.best_estimator_, SequenceEnsembleClassifier)
+
+
+def test_bagged_final_model_averages_the_fold_models_and_pickles(tmp_path, clf_data):
+    X, y = clf_data
+    search = _search(tmp_path, final_model="bag").fit(X, y)
+    assert search.final_model_ == {"kind": "bag", "n_models": 3}
+    bag = search.best_estimator_
+    assert isinstance(bag, SequenceEnsembleClassifier) and len(bag.estimators) == 3
+    expected = np.mean([m.predict_proba(X) for m in bag.estimators], axis=0)
+    np.testing.assert_allclose(search.predict_proba(X), expected, rtol=1e-6)
+    restored = pickle.loads(pickle.dumps(search))
+    np.testing.assert_allclose(restored.predict_proba(X), expected, rtol=1e-6)
+    assert search.score(X, y) == pytest.approx(np.mean(search.predict(X) == y))
+
+
+def test_refit_trains_for_the_epochs_the_folds_kept(tmp_path, clf_data):
+    X, y = clf_data
+    space = {**TINY, "epochs": 8, "patience": 2, "learning_rate": [0.05]}
+    search = _search(tmp_path, space=space, final_model="refit", max_trials=1).fit(X, y)
+    folds = search.records_[0]["folds"]
+    epochs = int(round(np.median([f["best_epoch"] + 1 for f in folds])))
+    info = search.final_model_
+    assert info["kind"] == "refit" and info["epochs"] == epochs and info["verified"]
+    refit = search.best_estimator_
+    assert isinstance(refit, SequenceClassifier)
+    assert refit.n_epochs_ == epochs and refit.early_stopping is False
+
+
+def test_a_refit_that_does_not_train_is_retried_then_replaced_by_the_fold_models(
+        tmp_path, clf_data, monkeypatch):
+    X, y = clf_data
+    real_fit = SequenceClassifier.fit
+
+    def stuck_when_refitted(self, X_fit, y_fit, *args, **kwargs):
+        if len(X_fit) == len(X):  # only the refit sees all the data
+            self.set_params(learning_rate=1e-12)
+        return real_fit(self, X_fit, y_fit, *args, **kwargs)
+
+    monkeypatch.setattr(SequenceClassifier, "fit", stuck_when_refitted)
+    space = {**TINY, "epochs": 25, "patience": 25, "learning_rate": [0.05]}
+    with pytest.warns(UserWarning, match=r"did not train.*after 3 seeds.*fold models are used"):
+        search = _search(tmp_path, space=space, final_model="refit", max_trials=1).fit(X, y)
+    info = search.final_model_
+    assert info["kind"] == "bag" and info["fallback"] == "refit failed"
+    assert len(info["attempts"]) == 3 and min(info["attempts"]) > 2 * max(info["fold_train_loss"])
+    assert isinstance(search.best_estimator_, SequenceEnsembleClassifier)
+
+
+def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf_data):
+    X, y = clf_data
+    space = {**TINY, "units": [2, 4, 6], "learning_rate": [0.05, 0.01]}
+    search = _search(tmp_path, space=space, max_trials=3, ensemble=3, pruning=False).fit(X, y)
+    info = search.final_model_
+    if info["kind"] == "ensemble":  # selection may also keep the best trial alone
+        weights = [m["weight"] for m in info["members"]]
+        assert len(weights) <= 3 and sum(weights) == pytest.approx(1.0)
+        assert info["members"][0]["trial_id"] == search.best_trial_id_
+        members = search.best_estimator_.estimators
+        expected = sum(w * m.predict_proba(X) for w, m in zip(weights, members))
+        np.testing.assert_allclose(search.predict_proba(X), expected, rtol=1e-6)
+    else:
+        assert info["kind"] == "bag"
+
+
+def test_forecasters_refuse_bagging_and_ensembles(tmp_path):
+    with pytest.raises(ValueError, match=r"not available for forecasters.*final_model='refit'"):
+        _search(tmp_path, SequenceForecaster(), final_model="bag").fit(np.arange(50.0))
+
+
+def test_fold_scores_reach_each_mlflow_child_run(tmp_path, clf_data):
+    from mlflow.tracking import MlflowClient
+
+    X, y = clf_data
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    search = _search(tmp_path, max_trials=1, refit=False).set_params(
+        tracking=True, tracking_uri=uri, experiment_name="folds")
+    search.fit(X, y)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("folds")
+    child = next(r for r in client.search_runs([experiment.experiment_id])
+                 if "mlflow.parentRunId" in r.data.tags)
+    folds = client.get_metric_history(child.info.run_id, "fold_score")
+    assert [m.step for m in sorted(folds, key=lambda m: m.step)] == [0, 1, 2]
+    expected = [f["score"] for f in search.records_[0]["folds"]]
+    assert [m.value for m in sorted(folds, key=lambda m: m.step)] == pytest.approx(expected)
+    assert child.data.metrics["score_std"] == pytest.approx(np.std(expected))
+    assert child.data.tags["n_folds"] == "3"
+
+
+def test_the_budget_stops_a_trial_between_or_within_folds_and_complete_trials_rank_first(
+        tmp_path, clf_data):
+    X, y = clf_data
+    space = {**TINY, "epochs": 400, "patience": 400, "learning_rate": [0.01, 0.005, 0.002]}
+    search = _search(tmp_path, space=space, cv=3, max_trials=3, time_budget=4.0,
+                     refit=False).fit(X, y)
+    stopped = [r for r in search.records_ if r["stopped_by"] == "budget"]
+    assert len(stopped) == 1 and stopped[0]["status"] == "PRUNED"
+    assert stopped[0]["folds"][-1]["cut"] and len(stopped[0]["folds"]) <= 3
+    complete = [r for r in search.records_ if r["status"] == "COMPLETED"]
+    if complete:
+        assert search.best_trial_id_ in {r["trial_id"] for r in complete}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(search.best_score_)
