@@ -269,6 +269,18 @@ class _Progress:
         self.progress.update(self.task, completed=n_done, best=best, eta=eta, status=status)
 
 
+def _cv_arg(text: str) -> Any:
+    """``--cv``: "auto", "none" (one holdout) or a number of folds."""
+    lowered = text.strip().lower()
+    if lowered in ("auto", "none"):
+        return None if lowered == "none" else "auto"
+    try:
+        return int(lowered)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not auto, none or a number of folds (e.g. --cv 5)") from None
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -285,13 +297,17 @@ def _leaderboard(console: Any, search: Any, top: int) -> None:
     direction = search.objective_["direction"]
     ranked = leaderboard(search.records_, direction).head(top)
     fixed = {"trial_id", "score", "status", "duration_s", "epochs_run", "n_params",
-             "seconds_per_epoch", "fused_kernel", "error"}
+             "seconds_per_epoch", "fused_kernel", "error", "std_score"}
+    fixed |= {c for c in results.columns if c.startswith("split") and c.endswith("_score")}
     params = [c for c in results.columns if c not in fixed and results[c].nunique(dropna=True) > 1]
     table = Table(title=f"Leaderboard ({search.objective_['name']}, {direction})")
     for column in ["trial", "status", search.objective_["name"], *params, "epochs", "s/epoch", "weights"]:
         table.add_column(column, justify="left" if column == "status" else "right", overflow="fold")
     for _, row in ranked.iterrows():
         score = "-" if np.isnan(row["score"]) else f"{row['score']:.4g}"
+        std = row.get("std_score")
+        if score != "-" and std is not None and np.isfinite(std):
+            score += f" ± {std:.2g}"
         spe = row["seconds_per_epoch"]
         table.add_row(
             str(row["trial_id"]), str(row["status"]), score,
@@ -349,6 +365,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         validation_fraction=args.validation_fraction,
         random_state=args.random_state,
         verbose=0,
+        cv=args.cv,
+        pruning=not args.no_pruning,
+        final_model=args.final_model,
+        ensemble=args.ensemble,
     )
     console.print(
         f"[bold]seqtune search[/]: {escape(data['description'])}; task={task}, "
@@ -436,7 +456,20 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--max-trials", type=int, default=10, help="number of trials (default: 10)")
     tune.add_argument("--time-budget", type=float, help="seconds; no trial starts after it, the running one stops at an epoch end")
     tune.add_argument("--objective", help="'score' (default), 'val_loss', or for forecasting mae/rmse/smape/mase")
-    tune.add_argument("--validation-fraction", type=float, default=0.2, help="held-out share scoring the trials (default: 0.2)")
+    tune.add_argument("--cv", default="auto", type=_cv_arg,
+                      help="how trials are scored: auto (5 folds below 1000 samples; forecasters up "
+                           "to 3 expanding-window origins), none (one holdout) or a number of folds "
+                           "(default: auto)")
+    tune.add_argument("--validation-fraction", type=float, default=0.2,
+                      help="held-out share scoring the trials with --cv none (default: 0.2)")
+    tune.add_argument("--no-pruning", action="store_true",
+                      help="run every fold of every trial (default: stop clearly worse trials early)")
+    tune.add_argument("--final-model", choices=("auto", "refit", "bag"), default="auto",
+                      help="the best configuration refitted and checked, or its fold models averaged "
+                           "(default: auto)")
+    tune.add_argument("--ensemble", type=int, default=1,
+                      help="average up to this many configurations chosen on out-of-fold "
+                           "predictions (default: 1)")
     tune.add_argument("--param", action="append", metavar="NAME=VALUE",
                       help="fix an estimator parameter, e.g. --param epochs=50 (repeatable)")
     tune.add_argument("--random-state", type=int, help="seed of the oracle and the split")

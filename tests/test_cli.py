@@ -64,7 +64,9 @@ def test_tiny_search_on_an_npz_file(tmp_path):
     assert "best score:" in out.stdout
     board = pd.read_csv(tmp_path / "lb.csv")
     assert list(board["trial_id"]) == [0, 1]
-    assert set(board["status"]) == {"completed"}
+    # Five folds by default (cv="auto"); a clearly worse second trial may be pruned.
+    assert board.loc[0, "status"] == "completed" and set(board["status"]) <= {"completed", "pruned"}
+    assert {"std_score", "split0_score", "split4_score"} <= set(board.columns)
     records = sorted((tmp_path / "state" / "sequenceclassifier_random").glob("trial_*/seqtune_record.json"))
     assert len(records) == 2
     # One warning says the quick space's sequence_length 16 was cut to the data's 12 steps.
@@ -143,7 +145,7 @@ def test_sync_logs_a_search_run_without_tracking(tmp_path, capsys):
     y = np.arange(24) % 2
     SequenceSearch(SequenceClassifier(), space={"units": 4, "epochs": 1, "learning_rate": [0.01, 0.02]},
                    tuner="random", max_trials=2, directory=tmp_path / "state", project_name="p",
-                   tracking=False, refit=False, verbose=0).fit(X, y)
+                   tracking=False, refit=False, verbose=0, cv=None).fit(X, y)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert main(["sync", "--directory", str(tmp_path / "state"), "--tracking-uri", uri,
                  "--experiment", "cli-sync"]) == 0

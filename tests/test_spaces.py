@@ -54,9 +54,11 @@ class _FakeEstimator(BaseEstimator):
 
 def _estimator(task):
     extra = (
-        ["lookback", "horizon", "strategy", "linear_skip"]
+        ["lookback", "horizon", "strategy", "linear_skip", "log", "difference", "ensemble_size",
+         "reduce_lr_patience"]
         if task == "forecasting"
-        else ["sequence_length", "stride"]
+        else ["sequence_length", "stride", "pooling", "conv_branch", "conv_frontend",
+              "squeeze_excite", "normalize", "reduce_lr_patience"]
     )
     return _FakeEstimator(**{name: None for name in COMMON + extra})
 
@@ -112,6 +114,17 @@ def test_default_spaces_cover_the_issue_parameters_and_keep_cudnn_first(task):
     # recurrent_dropout > 0 disables cuDNN: 0 must be the default (first) value.
     assert space["recurrent_dropout"].values[0] == 0.0
     assert space.build(kt.HyperParameters()).get("recurrent_dropout", 0.0) == 0.0
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_default_spaces_search_the_hybrids_and_start_from_lstm_fcn(task):
+    space = load_space("default", task=task)
+    for key in ["conv_branch", "squeeze_excite", "pooling", "normalize"]:
+        assert key in space
+    assert set(space["pooling"].values) == {"last", "mean", "attention"}
+    assert space["squeeze_excite"].when == {"conv_branch": (True,)}
+    defaults = space.build(kt.HyperParameters())
+    assert defaults["conv_branch"] is True and defaults["cell"] == "lstm" and defaults["units"] == 8
 
 
 def test_default_name_is_the_task_file_and_names_are_listed():
@@ -434,11 +447,11 @@ def test_build_works_with_a_keras_tuner_oracle_sampling_conditionals():
 def test_narrow_cuts_sequence_lengths_and_says_what():
     space = load_space("default", task="classification")
     narrowed, messages = space.narrow(max_sequence_length=150)
-    assert narrowed["sequence_length"].values == (32, 64, 128, 150)
+    assert narrowed["sequence_length"].values == (64, 128, 150)
     assert messages == [
         "sequence_length: cut 256, 512 (the longest sequence has 150 steps); now capped at 150"
     ]
-    assert space["sequence_length"].values == (32, 64, 128, 256, 512)  # original untouched
+    assert space["sequence_length"].values == (64, 128, 256, 512)  # original untouched
     assert space.narrow(max_sequence_length=1000) == (space, [])
 
 

@@ -1,0 +1,1 @@
+"""Scripts that measure seqtune; ``python -m benchmarks.run`` regenerates RESULTS.md."""

@@ -1,0 +1,333 @@
+"""The results table: ``SequenceSearch`` with the default space against the estimator's defaults.
+
+For each data set (GunPoint, BasicMotions, PickupGestureWiimoteZ, Airline, Macrodata;
+all load offline with their published splits) and seed, this fits the estimator with
+its defaults, runs ``SequenceSearch(space="default")`` under a stated budget (trials and
+wall seconds), and scores both on the test split, which takes no part in selection,
+early stopping or ensembling. Every search is logged to MLflow (``mlruns/``) like any
+other. Each run appends one JSON line to ``benchmarks/results/runs.jsonl``;
+``benchmarks/RESULTS.md`` is rendered from all the lines there, with the references of
+BENCHMARKS.md beside them, per backend, with the median and worst over seeds::
+
+    python -m benchmarks.run                           # every data set, 5 seeds, JAX-or-default backend
+    python -m benchmarks.run --seeds 2 --backend tensorflow gunpoint airline
+    python -m benchmarks.run --render                  # only rewrite RESULTS.md from runs.jsonl
+    python -m benchmarks.run --quick                   # a smoke test of the whole pipeline (minutes)
+
+``--quick`` shrinks every budget (2 trials, 2 folds, a handful of epochs, defaults fitted
+for 5 epochs) and writes to a temporary directory unless ``--results``/``--output`` say
+otherwise: its figures are not results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parents[1]
+RESULTS = _REPO / "benchmarks" / "results" / "runs.jsonl"
+OUTPUT = _REPO / "benchmarks" / "RESULTS.md"
+DEFAULT_BUDGET_S = 900.0  # the issue's cap: 15 minutes of search per data set and seed
+DEFAULT_MAX_TRIALS = 40
+
+
+@dataclass(frozen=True)
+class Dataset:
+    title: str
+    task: str  # "classification" or "forecasting"
+    shape: str
+    metric: str  # what the table reports: "accuracy", "mae" or "mase"
+    references: str
+    target: str
+    horizon: int = 1
+    n_test: int = 0  # forecasting: steps held out at the end
+    better: str = "max"
+    targets: dict = field(default_factory=dict)  # {"median": x, "worst": x, "mean": x}
+
+
+DATASETS = {
+    "gunpoint": Dataset(
+        "GunPoint", "classification", "50/150, 150 × 1", "accuracy",
+        "1-NN DTW 0.907 · MLP 0.928 · ResNet 0.991 · FCN 1.00 · LSTM-FCN 1.00 · InceptionTime 1.00 · ROCKET 1.00",
+        "median ≥ 0.99, worst ≥ 0.97", targets={"median": 0.99, "worst": 0.97}),
+    "basic_motions": Dataset(
+        "BasicMotions", "classification", "40/40, 100 × 6", "accuracy",
+        "1-NN DTW (dependent) 0.975 · MiniRocket, ROCKET, ResNet, InceptionTime 1.00",
+        "median 1.00", targets={"median": 1.0}),
+    "pickup_gesture": Dataset(
+        "PickupGestureWiimoteZ", "classification", "50/50, 29–361 × 1 (variable length)", "accuracy",
+        "1-NN DTW 0.66 · MLP 0.604 · ResNet 0.704 · FCN 0.744 · InceptionTime 0.760 · ROCKET 0.830",
+        "median ≥ 0.76 (InceptionTime), aim 0.83 (ROCKET)", targets={"median": 0.76}),
+    "airline": Dataset(
+        "Airline", "forecasting", "120 / 24 months", "mae",
+        "seasonal naive 71.3 · SARIMA 39.4 · Holt-Winters 29.0 · neuralforecast LSTM 13.4–14.3",
+        "median MAE < 13.4, worst < 20", horizon=24, n_test=24, better="min",
+        targets={"median": 13.4, "worst": 20.0}),
+    "macrodata": Dataset(
+        "Macrodata (q/q growth, 3 series)", "forecasting", "162 / 40 quarters, one step ahead",
+        "mase", "naive 0.661 · mean 0.635 · VAR(1) 0.503", "mean MASE < 0.503",
+        horizon=1, n_test=40, better="min", targets={"mean": 0.503}),
+}
+
+
+def _load(name: str):
+    from seqtune import datasets
+
+    ds = DATASETS[name]
+    if ds.task == "classification":
+        return getattr(datasets, f"load_{name}")()
+    series = datasets.load_airline() if name == "airline" else datasets.load_macrodata_growth()
+    values = series.to_numpy(dtype=float)
+    return values[: -ds.n_test], values[-ds.n_test:]
+
+
+def _estimator(name: str, seed: int, quick: bool):
+    from seqtune import SequenceClassifier, SequenceForecaster
+
+    ds = DATASETS[name]
+    extra = {"epochs": 5} if quick else {}
+    if ds.task == "classification":
+        return SequenceClassifier(random_state=seed, **extra)
+    return SequenceForecaster(horizon=ds.horizon, random_state=seed, **extra)
+
+
+def _test_score(name: str, model, test) -> dict:
+    ds = DATASETS[name]
+    if ds.task == "classification":
+        X_test, y_test = test
+        return {"accuracy": float(model.score(X_test, y_test))}
+    metrics = model.evaluate(test)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool,
+            directory: Path) -> dict:
+    """Defaults and a search on one data set and seed; the row of runs.jsonl."""
+    import keras
+    from sklearn.base import clone
+
+    from seqtune import SequenceSearch
+
+    ds = DATASETS[name]
+    data = _load(name)
+    if ds.task == "classification":
+        X_train, y_train, X_test, y_test = data
+        fit_args, test = (X_train, y_train), (X_test, y_test)
+    else:
+        y_train, y_test = data
+        fit_args, test = (y_train,), y_test
+    estimator = _estimator(name, seed, quick)
+
+    started = time.perf_counter()
+    defaults = clone(estimator).fit(*fit_args)
+    defaults_s = time.perf_counter() - started
+    defaults_score = _test_score(name, defaults, test)
+
+    search = SequenceSearch(
+        estimator, space="quick" if quick else "default", tuner="bayesian",
+        max_trials=2 if quick else max_trials, time_budget=budget, cv=2 if quick else "auto",
+        directory=directory, project_name=f"{name}_seed{seed}_{keras.config.backend()}",
+        overwrite=True, tracking=True, experiment_name="seqtune-benchmarks",
+        random_state=seed, verbose=0,
+    )
+    started = time.perf_counter()
+    search.fit(*fit_args)
+    total_s = time.perf_counter() - started
+    search_s = sum(r.get("duration_s") or 0.0 for r in search.records_)
+    searched_score = _test_score(name, search.best_estimator_, test)
+    statuses = [r["status"] for r in search.records_]
+    return {
+        "dataset": name, "seed": seed, "backend": keras.config.backend(), "quick": quick,
+        "metric": ds.metric, "defaults": defaults_score, "searched": searched_score,
+        "defaults_s": round(defaults_s, 1), "search_wall_s": round(total_s, 1),
+        "trials_s": round(search_s, 1), "budget_s": budget,
+        "n_trials": len(statuses), "n_completed": statuses.count("COMPLETED"),
+        "n_pruned": statuses.count("PRUNED"), "n_failed": statuses.count("FAILED"),
+        "n_folds": search.n_folds_, "best_cv_score": search.best_score_,
+        "objective": search.objective_["name"], "best_params": search.best_params_,
+        "final_model": {k: v for k, v in (search.final_model_ or {}).items()
+                        if k in ("kind", "epochs", "n_models", "verified", "fallback")},
+        "date": dt.date.today().isoformat(), "commit": _commit(),
+        "keras": keras.__version__, "python": platform.python_version(),
+        "cpus": os.cpu_count(), "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]),
+    }
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_REPO, text=True,
+                             capture_output=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=_REPO, text=True, capture_output=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ---------------------------------------------------------------------------- table
+
+
+def _fmt(value: float, metric: str) -> str:
+    return f"{value:.3f}" if metric in ("accuracy", "mase") else f"{value:.1f}"
+
+
+def _config(params: dict) -> str:
+    keys = ("cell", "units", "n_layers", "bidirectional", "conv_branch", "squeeze_excite",
+            "pooling", "normalize", "stride", "lookback", "linear_skip", "log", "difference",
+            "ensemble_size", "learning_rate")
+    shown = []
+    for key in keys:
+        if key in params:
+            value = params[key]
+            if isinstance(value, float):
+                value = f"{value:.2g}"
+            shown.append(f"{key}={value}")
+    return ", ".join(shown)
+
+
+def render(rows: list[dict]) -> str:
+    """RESULTS.md from the rows of runs.jsonl (the latest row per data set, seed and backend)."""
+    latest: dict = {}
+    for row in rows:
+        if not row.get("quick"):
+            latest[(row["dataset"], row["backend"], row["seed"])] = row
+    lines = [
+        "# seqtune results",
+        "",
+        "Regenerated by `python -m benchmarks.run` (see its docstring); every figure below is a",
+        "row of `benchmarks/results/runs.jsonl`, written by that command. Test splits are the",
+        "published ones and take no part in selection, early stopping or ensembling. A run",
+        "is: the estimator's defaults fitted once, and `SequenceSearch(space=\"default\",",
+        "tuner=\"bayesian\", cv=\"auto\")` under the budget shown (wall seconds of trials on the",
+        "machine named; the final model's fit is not counted), both scored on the test split.",
+        "",
+    ]
+    quick = [r for r in rows if r.get("quick")]
+    if not latest and quick:
+        lines += ["**Only `--quick` smoke runs are recorded: these are not results.**", ""]
+        latest = {(r["dataset"], r["backend"], r["seed"]): r for r in quick}
+    for name, ds in DATASETS.items():
+        runs = [r for (d, _, _), r in sorted(latest.items()) if d == name]
+        if not runs:
+            continue
+        lines += [f"## {ds.title} ({ds.shape})", "",
+                  f"Reported: test {ds.metric} ({'higher' if ds.better == 'max' else 'lower'} is "
+                  f"better). References: {ds.references}. Target: {ds.target}.", ""]
+        for backend in sorted({r["backend"] for r in runs}):
+            mine = sorted((r for r in runs if r["backend"] == backend), key=lambda r: r["seed"])
+            lines += [f"### {backend}", "",
+                      "| seed | defaults | searched | trials (pruned) | trials s / budget | folds | final model | chosen configuration |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for r in mine:
+                regret = (r["searched"][ds.metric] < r["defaults"][ds.metric]) if ds.better == "max" \
+                    else (r["searched"][ds.metric] > r["defaults"][ds.metric])
+                final = r.get("final_model", {}).get("kind", "")
+                lines.append(
+                    f"| {r['seed']} | {_fmt(r['defaults'][ds.metric], ds.metric)} | "
+                    f"{_fmt(r['searched'][ds.metric], ds.metric)}{' (regret)' if regret else ''} | "
+                    f"{r['n_trials']} ({r['n_pruned']}) | {r['trials_s']:.0f} / {r['budget_s']:.0f} | "
+                    f"{r['n_folds']} | {final} | {_config(r['best_params'])} |")
+            searched = [r["searched"][ds.metric] for r in mine]
+            defaults = [r["defaults"][ds.metric] for r in mine]
+            worst = min if ds.better == "max" else max
+            lines += [
+                f"| **median** | {_fmt(statistics.median(defaults), ds.metric)} | "
+                f"**{_fmt(statistics.median(searched), ds.metric)}** | | | | | |",
+                f"| **worst** | {_fmt(worst(defaults), ds.metric)} | "
+                f"**{_fmt(worst(searched), ds.metric)}** | | | | | |",
+                f"| **mean** | {_fmt(statistics.mean(defaults), ds.metric)} | "
+                f"**{_fmt(statistics.mean(searched), ds.metric)}** | | | | | |",
+                "",
+                _verdict(ds, searched, defaults),
+                "",
+                f"Runs: {', '.join(sorted({r['date'] for r in mine}))}, commit(s) "
+                f"{', '.join(sorted({r['commit'] for r in mine}))}, Keras {mine[0]['keras']}, "
+                f"{mine[0]['cpus']} CPU cores; command: `{mine[-1]['command']}`.",
+                "",
+            ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdict(ds: Dataset, searched: list[float], defaults: list[float]) -> str:
+    better = (lambda a, b: a >= b) if ds.better == "max" else (lambda a, b: a <= b)
+    worst = min(searched) if ds.better == "max" else max(searched)
+    checks = []
+    for kind, bound in ds.targets.items():
+        value = {"median": statistics.median(searched), "worst": worst,
+                 "mean": statistics.mean(searched)}[kind]
+        ok = value >= bound if ds.better == "max" else value < bound
+        checks.append(f"{kind} {_fmt(value, ds.metric)} {'meets' if ok else 'misses'} "
+                      f"{'≥' if ds.better == 'max' else '<'} {bound}")
+    no_regret = all(better(s, d) for s, d in zip(searched, defaults))
+    checks.append("no regret on every seed" if no_regret else
+                  "**regret**: the search lost to the defaults on at least one seed")
+    return "Target check: " + "; ".join(checks) + f" ({len(searched)} seeds)."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", metavar="DATASET",
+                        help=f"any of {', '.join(DATASETS)} (default: all)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default: 5)")
+    parser.add_argument("--seed-list", help="explicit seeds, comma separated (overrides --seeds)")
+    parser.add_argument("--backend", help="Keras backend (default: KERAS_BACKEND, else jax if installed)")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+                        help=f"wall seconds of search per data set and seed (default: {DEFAULT_BUDGET_S:.0f})")
+    parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS)
+    parser.add_argument("--quick", action="store_true", help="a smoke test: tiny budgets, not results")
+    parser.add_argument("--results", type=Path, help=f"JSON lines to append to (default: {RESULTS.relative_to(_REPO)})")
+    parser.add_argument("--output", type=Path, help=f"table to write (default: {OUTPUT.relative_to(_REPO)})")
+    parser.add_argument("--render", action="store_true", help="only rewrite the table from the results")
+    args = parser.parse_args(argv)
+    unknown = [d for d in args.datasets if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown data set(s) {unknown}; expected any of {list(DATASETS)}")
+
+    scratch = Path(tempfile.mkdtemp(prefix="seqtune-bench-")) if args.quick else None
+    results = args.results or (scratch / "runs.jsonl" if scratch else RESULTS)
+    output = args.output or (scratch / "RESULTS.md" if scratch else OUTPUT)
+    if not args.render:
+        backend = args.backend or os.environ.get("KERAS_BACKEND")
+        if backend is None:
+            import importlib.util
+
+            backend = "jax" if importlib.util.find_spec("jax") else "tensorflow"
+        if "keras" in sys.modules and sys.modules["keras"].config.backend() != backend:
+            parser.error(f"Keras is already loaded with another backend than {backend!r}")
+        os.environ["KERAS_BACKEND"] = backend
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        seeds = ([int(s) for s in args.seed_list.split(",")] if args.seed_list
+                 else list(range(1 if args.quick else args.seeds)))
+        budget = 20.0 if args.quick else args.budget
+        directory = (scratch or _REPO) / "seqtune_search" / "benchmarks"
+        results.parent.mkdir(parents=True, exist_ok=True)
+        for name in args.datasets or list(DATASETS):
+            for seed in seeds:
+                row = run_one(name, seed, budget=budget, max_trials=args.max_trials,
+                              quick=args.quick, directory=directory)
+                with open(results, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                ds = DATASETS[name]
+                print(f"{name} seed {seed} [{row['backend']}]: defaults "
+                      f"{_fmt(row['defaults'][ds.metric], ds.metric)}, searched "
+                      f"{_fmt(row['searched'][ds.metric], ds.metric)} ({row['n_trials']} trials, "
+                      f"{row['trials_s']:.0f} s)", flush=True)
+    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if results.is_file() else []
+    output.write_text(render(rows), encoding="utf-8")
+    print(f"wrote {output} from {len(rows)} run(s) in {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
