@@ -369,6 +369,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
         pruning=not args.no_pruning,
         final_model=args.final_model,
         ensemble=args.ensemble,
+        n_jobs=args.n_jobs,
+        gpus=args.gpus,
+        trials_per_gpu=args.trials_per_gpu,
+        lease=args.lease,
+        chief_address=args.chief_address,
     )
     console.print(
         f"[bold]seqtune search[/]: {escape(data['description'])}; task={task}, "
@@ -395,6 +400,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
         search.results_.to_csv(args.leaderboard_csv, index=False)
         console.print(f"leaderboard written to {args.leaderboard_csv}")
     return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from seqtune.search._loop import worker_main
+
+    return worker_main(args.oracle, args.directory, tuner_id=args.tuner_id, lease=args.lease)
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
@@ -429,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     from seqtune import __version__
 
     parser.add_argument("--version", action="version", version=f"seqtune {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{search,sync}")
+    sub = parser.add_subparsers(dest="command", metavar="{search,sync,worker}")
 
     search = sub.add_parser(
         "search",
@@ -474,6 +485,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fix an estimator parameter, e.g. --param epochs=50 (repeatable)")
     tune.add_argument("--random-state", type=int, help="seed of the oracle and the split")
 
+    workers = search.add_argument_group("workers")
+    workers.add_argument("--n-jobs", type=int, default=1,
+                         help="worker processes on this machine (-1: one per core; default: 1, "
+                              "trials run in this process)")
+    workers.add_argument("--gpus", help="GPU ids, e.g. 0,1,2,3: --trials-per-gpu workers on each")
+    workers.add_argument("--trials-per-gpu", type=int, default=1, help="workers per GPU (default: 1)")
+    workers.add_argument("--lease", type=float, default=30.0,
+                         help="seconds without a heartbeat before a worker's trial goes to another "
+                              "(default: 30)")
+    workers.add_argument("--chief-address", metavar="HOST:PORT",
+                         help="listen for workers on other machines (seqtune worker); port 0 picks one")
+
     state = search.add_argument_group("state and tracking")
     state.add_argument("--directory", default="seqtune_search", help="search state directory (default: seqtune_search)")
     state.add_argument("--project-name", help="sub-directory of --directory (default: <estimator>_<tuner>)")
@@ -499,6 +522,21 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--tracking-uri", help="MLflow tracking URI")
     sync.add_argument("--experiment", help="MLflow experiment name")
     sync.set_defaults(func=_cmd_sync)
+
+    worker = sub.add_parser(
+        "worker",
+        help="join a running search as a worker (its chief runs elsewhere)",
+        description="Run trials for a search whose chief listens at --oracle, until it stops.",
+        epilog="The chief prints this command with its address when it starts listening "
+               "(seqtune search --chief-address HOST:PORT).",
+    )
+    worker.add_argument("--oracle", metavar="HOST:PORT",
+                        help="the chief's address (default: read from the search directory)")
+    worker.add_argument("--directory", required=True,
+                        help="the search's <directory>/<project_name>, on a disk shared with the chief")
+    worker.add_argument("--tuner-id", help="a unique id for this worker (default: host name and pid)")
+    worker.add_argument("--lease", type=float, help="heartbeat lease in seconds (default: the search's)")
+    worker.set_defaults(func=_cmd_worker)
     return parser
 
 

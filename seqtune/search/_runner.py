@@ -40,8 +40,12 @@ from seqtune.records import (
 from ._objective import NonFiniteScore, score_fold
 from ._task import Holdout, longest_sequence
 
-__all__ = ["OOF_FILENAME", "Continuation", "TrialContext", "TrialOutcome", "TrialRunner",
-           "fold_model_path", "should_prune"]
+__all__ = ["OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext", "TrialOutcome",
+           "TrialRunner", "fold_model_path", "should_prune", "trial_context"]
+
+
+class TrialAbandoned(Exception):
+    """A distributed worker lost its lease on the trial: another worker runs it now."""
 
 #: Out-of-fold predictions of a trial (classifiers and regressors), rows in data order.
 OOF_FILENAME = "seqtune_oof.npy"
@@ -97,6 +101,31 @@ class TrialContext:
         return self.folds[0]
 
 
+def trial_context(job: Mapping[str, Any]) -> TrialContext:
+    """The :class:`TrialContext` of a search's job (the chief's, or a worker's copy).
+
+    ``job`` holds the task, the estimator, the space, the objective's name and
+    direction, the data and the folds' ``(train, test)`` indices, the time budget's end
+    in Unix seconds, and the flags; see ``SequenceSearch._job``.
+    """
+    import keras_tuner as kt
+
+    from ._task import make_folds
+
+    first, second = job["data"]
+    folds = make_folds(job["task"], first, second, cv=job["cv_pairs"], fraction=job["fraction"],
+                       random_state=job["random_state"], horizon=job["horizon"])
+    deadline = None
+    if job["deadline_unix"] is not None:  # this machine's monotonic clock from wall time
+        deadline = time.monotonic() + (job["deadline_unix"] - time.time())
+    return TrialContext(
+        estimator=job["estimator"], task=job["task"], space=job["space"],
+        objective=kt.Objective(job["objective"]["name"], direction=job["objective"]["direction"]),
+        folds=folds, n_samples=job["n_samples"], deadline=deadline, hyperband=job["hyperband"],
+        pruning=job["pruning"], keep_fold_models=job["keep_fold_models"],
+    )
+
+
 @dataclass(frozen=True)
 class Continuation:
     """A promoted Hyperband trial goes on from its parent's saved weights, fold by fold."""
@@ -149,6 +178,11 @@ class TrialRunner:
         self._on_end = on_end
         self._n_fitted = 0
         self._estimator = None  # the fit in progress
+        #: A distributed worker's lease check: False once the chief gave the trial to
+        #: another worker, which then writes its record (this one writes no more).
+        self.may_write: Callable[[], bool] | None = None
+        #: The Keras Tuner id of the worker running the trials, tagged on each record.
+        self.worker_id: str | None = None
         if context.task != "forecasting":
             self._longest = max(longest_sequence(f.train[0]) for f in context.folds)
 
@@ -223,7 +257,7 @@ class TrialRunner:
         if record["folds"]:
             record["history"] = previous.get("history") or {}
         oof = self._load_oof(trial_dir) if record["folds"] else None
-        write_record(trial_dir, record)
+        self._write(trial_dir, record)
         started = time.time()
         self._estimator = None
         stopped_by = None
@@ -237,6 +271,7 @@ class TrialRunner:
                 if ctx.keep_fold_models:
                     import joblib
 
+                    self._check_lease()
                     joblib.dump(estimator, fold_model_path(trial_dir, i))
                 if on_fold_fitted is not None and not cut:
                     on_fold_fitted(i, estimator)
@@ -245,12 +280,14 @@ class TrialRunner:
                     stopped_by = "budget"
                     break
                 if i < len(ctx.folds) - 1:
-                    write_record(trial_dir, record)  # a resumed search starts at the next fold
+                    self._write(trial_dir, record)  # a resumed search starts at the next fold
                     if ctx.pruning and self._prune(record, trial_dir):
                         stopped_by = "pruning"
                         break
             record.update(status=(TrialStatus.PRUNED if stopped_by else TrialStatus.COMPLETED).value,
                           stopped_by=stopped_by)
+        except TrialAbandoned:
+            raise  # the worker that holds the trial now writes its record
         except (kt.errors.FatalError, ImportError) as exc:
             # Configuration or environment problems fail every trial: stop at once.
             record.update(status=TrialStatus.FAILED.value, score=None, error=traceback.format_exc())
@@ -333,6 +370,8 @@ class TrialRunner:
         record = new_record(str(trial_id), number=number, params=params,
                             objective={"name": objective.name, "direction": objective.direction})
         record["n_folds"] = len(self.context.folds)
+        if self.worker_id is not None:
+            record["tags"]["worker"] = self.worker_id
         return record
 
     def _summarise(self, record: dict, estimator: Any, continuation: Continuation | None) -> None:
@@ -340,8 +379,10 @@ class TrialRunner:
         folds = record["folds"]
         whole = [f for f in folds if not f["cut"]] or folds  # a cut fold counts only alone
         scores = [f["score"] for f in whole]
-        history = record["history"]
+        history, worker = record["history"], record["tags"].get("worker")
         record.update(fit_summary(estimator))
+        if worker is not None:
+            record["tags"]["worker"] = worker
         record.update(
             history=history,
             score=float(np.mean(scores)),
@@ -414,8 +455,16 @@ class TrialRunner:
     def _finish(self, record: dict, trial_dir: Path, started: float) -> None:
         record["ended_at"] = time.time()
         record["duration_s"] = round(record["ended_at"] - started, 4)
-        write_record(trial_dir, record)
+        self._write(trial_dir, record)
         self._report(record)
+
+    def _check_lease(self) -> None:
+        if self.may_write is not None and not self.may_write():
+            raise TrialAbandoned("the chief gave this trial to another worker")
+
+    def _write(self, trial_dir: Path, record: dict) -> None:
+        self._check_lease()
+        write_record(trial_dir, record)
 
     def _report(self, record: dict) -> None:
         if self._on_end is not None:

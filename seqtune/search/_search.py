@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from collections.abc import Callable
 from numbers import Integral, Real
 from pathlib import Path
@@ -26,21 +25,20 @@ from sklearn.utils.validation import check_is_fitted
 from seqtune import device
 from seqtune.fingerprint import dataset_fingerprint
 from seqtune.records import (
-    TrialStatus,
     best_record,
     read_trial_records,
     results_frame,
-    write_record,
 )
 from seqtune.splits import n_rows, take
 from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_final_model
+from ._loop import choose_mode, make_job, warn_if_stopped_by_failures
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
-from ._runner import TrialContext, TrialRunner
+from ._runner import TrialRunner, trial_context
 from ._state import check_resume, write_state
-from ._task import estimator_task, make_folds, narrow_space, resolve_cv
+from ._task import estimator_task, make_folds, narrow_space, resolve_cv, warn_recurrent_dropout
 
 __all__ = ["SequenceSearch"]
 
@@ -128,13 +126,34 @@ class SequenceSearch(BaseEstimator):
         Average up to this many configurations, chosen greedily on their
         out-of-fold predictions (Caruana ensemble selection; classifiers and
         regressors), each built as ``final_model`` says.
+    n_jobs : int, default=1
+        Worker processes on this machine (-1: one per CPU core). Above 1, this process
+        becomes Keras Tuner's chief on 127.0.0.1 (or ``chief_address``), writes the data
+        once to the search directory, starts the workers (each limited to
+        ``cpu_count // n_jobs`` math threads), restarts a dead one under the same
+        tuner id (its trial runs again; a trial that kills its worker 3 times is
+        recorded FAILED), and collects, refits and logs as a single process would.
+    gpus : str or list, default=None
+        GPU ids such as ``"0,1,2,3"``: ``trials_per_gpu`` workers per GPU, each seeing
+        its own through ``CUDA_VISIBLE_DEVICES``, with JAX not preallocating and
+        TensorFlow growing its memory so they fit side by side.
+    trials_per_gpu : int, default=1
+    lease : float, default=30.0
+        Seconds without a heartbeat (workers renew every ``lease / 6`` s) after which
+        the chief, by its own monotonic clock, hands a worker's trial to another; a
+        late result from the silent worker is ignored.
+    chief_address : str, default=None
+        ``host:port`` the chief listens on for workers on other machines, which join
+        with ``seqtune worker --oracle host:port --directory <directory>/<project_name>``
+        (the directory on a shared disk). Port 0 picks a free one; with ``n_jobs=0``
+        no local worker starts.
     max_consecutive_failures : int, default=10
         Stop the search after this many failed trials in a row (a warning says so,
         and the best completed trial is kept).
     trial_timeout : float, default=None
-        Distributed search only: seconds after which the chief records a trial as
-        FAILED when its worker has not reported (a killed worker), so the chief does
-        not wait for it forever. Set it above the longest trial you expect.
+        Distributed search only: an upper bound on a trial's length. The chief records
+        a trial still open after this many seconds as FAILED, even while its worker's
+        heartbeat goes on. A dead worker is handled by ``lease`` instead.
     refit : bool, default=True
         Build ``best_estimator_`` (see ``final_model``); False leaves it None.
     random_state : int, default=None
@@ -173,6 +192,9 @@ class SequenceSearch(BaseEstimator):
         The space searched, after narrowing to the data.
     project_dir_ : str
         ``directory/project_name``.
+    workers_ : dict or None
+        With workers: the chief's address, its RPCs served by kind, each worker's
+        restarts and exit codes, and the trials that ended a worker.
     best_model_uri_ : str or None
         MLflow URI of the logged best model.
 
@@ -203,6 +225,11 @@ class SequenceSearch(BaseEstimator):
         "pruning": ["boolean"],
         "final_model": [StrOptions(set(FINAL_MODELS))],
         "ensemble": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
+        "gpus": [str, "array-like", None],
+        "trials_per_gpu": [Interval(Integral, 1, None, closed="left")],
+        "lease": [Interval(Real, 0, None, closed="neither")],
+        "chief_address": [str, None],
         "max_consecutive_failures": [Interval(Integral, 1, None, closed="left")],
         "trial_timeout": [Interval(Real, 0, None, closed="neither"), None],
         "refit": ["boolean"],
@@ -234,6 +261,11 @@ class SequenceSearch(BaseEstimator):
         pruning: bool = True,
         final_model: str = "auto",
         ensemble: int = 1,
+        n_jobs: int | None = 1,
+        gpus: Any = None,
+        trials_per_gpu: int = 1,
+        lease: float = 30.0,
+        chief_address: str | None = None,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -257,6 +289,11 @@ class SequenceSearch(BaseEstimator):
         self.pruning = pruning
         self.final_model = final_model
         self.ensemble = ensemble
+        self.n_jobs = n_jobs
+        self.gpus = gpus
+        self.trials_per_gpu = trials_per_gpu
+        self.lease = lease
+        self.chief_address = chief_address
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None, *, trial_callback: Callable[[dict], None] | None = None):
@@ -308,34 +345,42 @@ class SequenceSearch(BaseEstimator):
         check_resume(project_dir, overwrite=bool(self.overwrite), fingerprint=fingerprint,
                      tuner=self.tuner, space=space, n_folds=len(folds))
 
-        tracker = self._make_tracker()
+        mode, n_workers, gpus = choose_mode(n_jobs=self.n_jobs, gpus=self.gpus,
+                                            trials_per_gpu=self.trials_per_gpu,
+                                            chief_address=self.chief_address)
+        job = make_job(
+            task=task, objective=objective, estimator=estimator, space=space, data=(X, y),
+            folds=folds, horizon=horizon, fraction=self.validation_fraction,
+            random_state=self.random_state, time_budget=self.time_budget, tuner=self.tuner,
+            pruning=bool(self.pruning), keep_fold_models=bool(self.refit) and task != "forecasting",
+            final_model=resolve_final_model(self.final_model, task, len(folds)),
+            seed=self._oracle_seed(), max_trials=int(self.max_trials),
+            max_consecutive_failures=int(self.max_consecutive_failures),
+            max_epochs=self._max_epochs(space, estimator), lease=float(self.lease),
+        )
+        # A worker started by hand (Keras Tuner's variables) reports to the chief, which logs.
+        tracker = None if mode == "worker" else self._make_tracker()
         try:
-            return self._search(X, y, task=task, objective=objective, estimator=estimator,
-                                folds=folds, space=space, project_dir=project_dir,
-                                fingerprint=fingerprint, tracker=tracker,
-                                trial_callback=trial_callback)
+            return self._search(X, y, job=job, project_dir=project_dir, fingerprint=fingerprint,
+                                tracker=tracker, trial_callback=trial_callback, mode=mode,
+                                n_workers=n_workers, gpus=gpus)
         finally:
             # Also after an error or Ctrl-C: whatever finished is logged.
             close = getattr(tracker, "close", None)
             if close is not None:
                 close()
 
-    def _search(self, X: Any, y: Any, *, task: str, objective: Any, estimator: Any, folds: list,
-                space: Any, project_dir: Path, fingerprint: dict, tracker: Any,
-                trial_callback: Callable[[dict], None] | None) -> "SequenceSearch":
-        from ._tuner import known_trials, make_tuner, run_search
+    def _search(self, X: Any, y: Any, *, job: dict, project_dir: Path, fingerprint: dict,
+                tracker: Any, trial_callback: Callable[[dict], None] | None, mode: str,
+                n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
+        from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
+        from ._tuner import distributed_role, make_tuner, run_worker
 
+        task, objective, estimator, space = job["task"], None, job["estimator"], job["space"]
         # An MlflowTracker takes every call on its logging queue, so training never waits.
         later = {"wait": False} if _is_mlflow_tracker(tracker) else {}
-        deadline = None if self.time_budget is None else time.monotonic() + float(self.time_budget)
-        strategy = resolve_final_model(self.final_model, task, len(folds))
-        context = TrialContext(
-            estimator=estimator, task=task, space=space, objective=objective, folds=folds,
-            n_samples=n_rows(X), deadline=deadline, hyperband=self.tuner == "hyperband",
-            pruning=bool(self.pruning) and len(folds) > 1,
-            # Fold models make the bagged final model, an ensemble, or a refit's fallback.
-            keep_fold_models=bool(self.refit) and task != "forecasting",
-        )
+        context = trial_context(job)
+        objective = context.objective
         progress = Progress(objective=objective, max_trials=self.max_trials,
                             time_budget=self.time_budget, verbose=self.verbose,
                             callback=trial_callback)
@@ -347,17 +392,17 @@ class SequenceSearch(BaseEstimator):
 
         runner = TrialRunner(context, on_begin=progress.trial_begin, on_end=trial_ended)
         kt_tuner = make_tuner(
-            runner, tuner=self.tuner, deadline=deadline, directory=str(self.directory),
-            project_name=project_dir.name, overwrite=bool(self.overwrite), seed=self._oracle_seed(),
+            runner, tuner=self.tuner, deadline=context.deadline, directory=str(self.directory),
+            project_name=project_dir.name, overwrite=bool(self.overwrite), seed=job["seed"],
             max_trials=int(self.max_trials), max_consecutive_failures=int(self.max_consecutive_failures),
-            max_epochs=self._max_epochs(space, estimator),
+            max_epochs=job["max_epochs"],
         )
         write_state(project_dir, overwrite=bool(self.overwrite), tuner=self.tuner,
                     estimator=type(self.estimator).__name__,
                     objective={"name": objective.name, "direction": objective.direction},
                     fingerprint=fingerprint, space_yaml=space.to_yaml(),
-                    max_trials=int(self.max_trials), n_folds=len(folds))
-        self._warn_recurrent_dropout(space, estimator)
+                    max_trials=int(self.max_trials), n_folds=len(context.folds))
+        warn_recurrent_dropout(space, estimator)
         earlier = read_trial_records(project_dir)  # a resumed search: its earlier trials count
         progress.records.update({r["trial_id"]: r for r in earlier})
         if tracker is not None:
@@ -368,8 +413,9 @@ class SequenceSearch(BaseEstimator):
                     "time_budget": self.time_budget, "objective": objective.name,
                     "objective_direction": objective.direction,
                     "validation_fraction": self.validation_fraction,
-                    "cv": repr(self.cv), "n_folds": len(folds), "pruning": self.pruning,
-                    "final_model": strategy, "ensemble": self.ensemble,
+                    "cv": repr(self.cv), "n_folds": len(context.folds), "pruning": self.pruning,
+                    "final_model": job["final_model"], "ensemble": self.ensemble,
+                    "n_jobs": n_workers or 1,
                     "estimator": type(self.estimator).__name__,
                     **{f"estimator.{k}": v for k, v in self.estimator.get_params().items()},
                 },
@@ -380,17 +426,34 @@ class SequenceSearch(BaseEstimator):
             if earlier:  # log what an earlier attempt left out
                 tracker.sync(str(project_dir), earlier, **later)
 
-        run_search(kt_tuner, max_consecutive_failures=int(self.max_consecutive_failures),
-                   trial_timeout=self.trial_timeout, verbose=self.verbose,
-                   time_budget=self.time_budget)
-
-        self.records_ = self._collect_records(project_dir, known_trials(kt_tuner), runner)
+        self.workers_ = None
+        if mode == "local":
+            run_search(kt_tuner, max_consecutive_failures=int(self.max_consecutive_failures),
+                       verbose=self.verbose, time_budget=self.time_budget)
+        elif mode == "worker":
+            run_worker(kt_tuner, tuner_id=os.environ["KERASTUNER_TUNER_ID"], lease_s=float(self.lease))
+        else:
+            write_job(project_dir, job)
+            address = self.chief_address or "127.0.0.1:0"
+            if distributed_role() == "chief":  # started by hand with Keras Tuner's variables
+                address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+            self.workers_ = Supervisor(
+                kt_tuner, project_dir=project_dir, n_workers=n_workers, address=address, gpus=gpus,
+                trials_per_gpu=int(self.trials_per_gpu), lease=float(self.lease),
+                trial_timeout=self.trial_timeout, deadline=context.deadline,
+                on_trial_end=trial_ended, backend=_backend(), verbose=self.verbose,
+            ).run()
+            warn_if_stopped_by_failures(kt_tuner, int(self.max_consecutive_failures))
+            if self.workers_["fatal"]:
+                raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
+                                   f"every trial would hit:\n{self.workers_['fatal']}")
+        self.records_ = collect_records(project_dir, known_trials(kt_tuner), runner)
         self.results_ = results_frame(self.records_)
         self.objective_ = {"name": objective.name, "direction": objective.direction}
         self.space_ = space
         self.project_dir_ = str(project_dir)
         self.n_trials_ = len(self.records_)
-        self.n_folds_ = len(folds)
+        self.n_folds_ = len(context.folds)
         best = best_record(self.records_, objective.direction)
         if best is None:
             errors = [r["error"] for r in self.records_ if r.get("error")]
@@ -405,7 +468,7 @@ class SequenceSearch(BaseEstimator):
         self.best_estimator_ = None
         self.final_model_ = None
         self.best_model_uri_ = None
-        if kt_tuner.is_worker:
+        if mode == "worker":
             return self  # the chief collects, refits and logs the search
         if tracker is not None:
             # Queued before the refit, so the summary, leaderboard and plots are logged
@@ -416,7 +479,7 @@ class SequenceSearch(BaseEstimator):
             # fit(X, y) for classifiers and regressors, fit(y, X) for forecasters: the
             # arguments arrive in the estimator's own order.
             self.best_estimator_, self.final_model_ = build_final_model(
-                strategy=strategy, task=task, estimator=estimator, best=best,
+                strategy=job["final_model"], task=task, estimator=estimator, best=best,
                 records=self.records_, fit_args=(X, y), y=y, project_dir=project_dir,
                 ensemble=int(self.ensemble), direction=objective.direction)
             if tracker is not None:
@@ -456,46 +519,6 @@ class SequenceSearch(BaseEstimator):
     def _input_example(task: str, X: Any) -> Any:
         """A few inputs for the best model's signature and input example: the first 5 rows."""
         return take(X, np.arange(min(5, n_rows(X))))
-
-    def _warn_recurrent_dropout(self, space: Any, estimator: Any) -> None:
-        if not device.has_gpu():
-            return
-        largest = estimator.get_params().get("recurrent_dropout", 0.0) or 0.0
-        if "recurrent_dropout" in space:
-            largest = max(largest, _largest(space["recurrent_dropout"]) or 0.0)
-        if largest > 0:
-            import warnings
-
-            warnings.warn(
-                "This search can pick recurrent_dropout > 0 (up to "
-                f"{largest}), which turns off Keras's fused cuDNN kernel on this GPU: such "
-                "trials train slower per epoch (on an H100: 1.3-2x with JAX, 46x with torch; "
-                "users report 7-25x with TensorFlow). Prefer `dropout` (dropout "
-                "on each layer's inputs), which keeps the fused kernel, and set "
-                "recurrent_dropout to 0 in the space.",
-                UserWarning,
-                stacklevel=4,
-            )
-
-    @staticmethod
-    def _collect_records(project_dir: Path, known: list, runner: TrialRunner) -> list[dict]:
-        """Records of every trial, this attempt's and earlier ones', from the directory.
-
-        Trials Keras Tuner knows but that left no record (killed before starting, or
-        failed by a distributed chief's watchdog) get one from the oracle's account.
-        """
-        by_id = {r["trial_id"]: r for r in read_trial_records(project_dir)}
-        for trial_id, hp, status, score, message in known:
-            record = by_id.get(trial_id)
-            if record is None:
-                by_id[trial_id] = runner.unrecorded(trial_id, hp, status=status, score=score,
-                                                    message=message)
-            elif record["status"] == TrialStatus.RUNNING.value and status == TrialStatus.FAILED.value:
-                # Ended by the chief's watchdog: its worker died mid-trial.
-                record = {**record, "status": status, "error": message, "ended_at": time.time()}
-                write_record(project_dir / f"trial_{trial_id}", record)
-                by_id[trial_id] = record
-        return sorted(by_id.values(), key=lambda r: (r.get("number") or 0, r["trial_id"]))
 
     # ------------------------------------------------------------- delegation
     def _check_refitted(self) -> Any:
@@ -550,10 +573,7 @@ def _is_mlflow_tracker(tracker: Any) -> bool:
     return isinstance(tracker, MlflowTracker)
 
 
-def _largest(dist: Any) -> float | None:
-    """Largest number a search-space distribution can take."""
-    values = dist.possible_values
-    if values is None:
-        return float(dist.max)
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return max(numbers) if numbers else None
+def _backend() -> str:
+    import keras
+
+    return keras.config.backend()

@@ -15,7 +15,8 @@ from typing import Any
 
 from seqtune.records import read_record, write_json_atomic
 
-__all__ = ["STATE_FILENAME", "check_resume", "unreadable_state_files", "write_state"]
+__all__ = ["STATE_FILENAME", "check_resume", "unreadable_state", "unreadable_state_files",
+           "write_state"]
 
 #: The search's own metadata, in the project directory.
 STATE_FILENAME = "seqtune_search.json"
@@ -92,3 +93,20 @@ def unreadable_state_files(project_dir: Path) -> list[str]:
         except (OSError, ValueError):
             broken.append(str(path.relative_to(project_dir)))
     return sorted(broken)
+
+
+def unreadable_state(project_dir: Path) -> RuntimeError | None:
+    """The error to raise when Keras Tuner's state in ``project_dir`` does not parse, or None.
+
+    Names the broken files (a process killed while writing them, before they were
+    written atomically) and the ways out.
+    """
+    broken = unreadable_state_files(project_dir)
+    if not broken:
+        return None
+    return RuntimeError(
+        f"Cannot resume the search in {project_dir}: Keras Tuner's state file(s) "
+        f"{broken} are unreadable (the process was probably killed while writing them). "
+        "Trial results are kept in each trial's seqtune_record.json. Pass "
+        "overwrite=True to start afresh, or another project_name."
+    )

@@ -1,0 +1,505 @@
+"""How a search's trials get run: in this process, or by supervised worker processes.
+
+* :func:`run_search`: Keras Tuner's own loop, in this process (``n_jobs=1``).
+* :class:`Supervisor`: the chief's loop (``n_jobs > 1``, ``gpus``, or a
+  ``chief_address``). It serves the oracle over Keras Tuner's protocol
+  (:class:`~seqtune.search._tuner.ChiefServer`), starts and watches the local workers,
+  restarts a dead one under the same tuner id (its trial runs again), records FAILED a
+  trial that killed its worker three times, hands the trial of a worker whose lease
+  lapsed to another, stops at the time budget, and returns when the search is over,
+  whatever became of the workers.
+* :func:`worker_main`: one worker process (``seqtune worker``), local or remote.
+
+The chief writes everything a worker needs (the data, the estimator, the folds, the
+space) once to ``<directory>/<project_name>/seqtune_job.joblib``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqtune.splits import n_rows
+from seqtune.records import (
+    RECORD_FILENAME,
+    TrialStatus,
+    read_record,
+    read_trial_records,
+    write_json_atomic,
+    write_record,
+)
+
+__all__ = ["JOB_FILENAME", "Supervisor", "choose_mode", "collect_records", "known_trials",
+           "load_job", "make_job", "parse_gpus", "run_search", "warn_if_stopped_by_failures",
+           "worker_env", "worker_main", "write_job"]
+
+#: Everything a worker needs, written once by the chief into the project directory.
+JOB_FILENAME = "seqtune_job.joblib"
+#: Where the chief listens, while it does (``seqtune worker`` reads it without --oracle).
+CHIEF_FILENAME = "seqtune_chief.json"
+#: A trial that kills its worker this many times is recorded FAILED.
+MAX_WORKER_DEATHS = 3
+_POLL_S = 0.2
+
+
+# ------------------------------------------------------------------- in this process
+
+
+def run_search(kt_tuner: Any, *, max_consecutive_failures: int, verbose: int,
+               time_budget: float | None) -> None:
+    """Run Keras Tuner's search loop in this process until it ends or the budget is spent.
+
+    ``max_consecutive_failures`` failed trials in a row end the search with a
+    ``RuntimeWarning`` (the best completed trial is kept). Ctrl-C propagates, after a
+    line that says how to resume.
+    """
+    from ._tuner import BudgetExhausted
+
+    try:
+        with warnings.catch_warnings():
+            # keras-tuner 1.4 calls threading APIs deprecated since Python 3.10.
+            warnings.filterwarnings("ignore", message=r"(currentThread|getName)\(\) is deprecated")
+            kt_tuner.search()
+    except BudgetExhausted:
+        if verbose:
+            print(f"[seqtune] time budget of {time_budget}s spent; search stopped.", flush=True)
+    except KeyboardInterrupt:
+        if verbose:
+            print(
+                "\n[seqtune] interrupted; rerun the same search with overwrite=False to "
+                "resume it (completed trials are kept).",
+                flush=True,
+            )
+        raise
+    warn_if_stopped_by_failures(kt_tuner, max_consecutive_failures)
+
+
+def warn_if_stopped_by_failures(kt_tuner: Any, max_consecutive_failures: int) -> None:
+    """The warning a search gives when too many trials in a row failed."""
+    reason = getattr(kt_tuner.oracle, "stopped_reason", None)
+    if reason:
+        warnings.warn(
+            f"The search stopped after {max_consecutive_failures} failed trials in a row "
+            f"(max_consecutive_failures). Last error:\n{reason}",
+            RuntimeWarning, stacklevel=4,
+        )
+
+
+def collect_records(project_dir: Path, known: list, runner: Any) -> list[dict]:
+    """Records of every trial, this attempt's and earlier ones', from the directory.
+
+    Trials Keras Tuner knows but that left no record (killed before starting, or
+    failed by a distributed chief's watchdog) get one from the oracle's account.
+    """
+    by_id = {r["trial_id"]: r for r in read_trial_records(project_dir)}
+    for trial_id, hp, status, score, message in known:
+        record = by_id.get(trial_id)
+        if record is None:
+            by_id[trial_id] = runner.unrecorded(trial_id, hp, status=status, score=score,
+                                                message=message)
+        elif record["status"] == TrialStatus.RUNNING.value and status == TrialStatus.FAILED.value:
+            # Ended by the chief's watchdog: its worker died mid-trial.
+            record = {**record, "status": status, "error": message, "ended_at": time.time()}
+            write_record(Path(project_dir) / f"trial_{trial_id}", record)
+            by_id[trial_id] = record
+    return sorted(by_id.values(), key=lambda r: (r.get("number") or 0, r["trial_id"]))
+
+
+def known_trials(kt_tuner: Any) -> list[tuple[str, Any, str, float | None, str | None]]:
+    """``(trial_id, hyperparameters, status, score, message)`` of every trial the oracle knows.
+
+    Statuses are seqtune's: Keras Tuner's INVALID (a trial that crashed) reads FAILED.
+    A worker's oracle is a client of the chief's and knows none.
+    """
+    trials = getattr(kt_tuner.oracle, "trials", None)
+    if not isinstance(trials, dict):
+        return []
+    out = []
+    for trial_id, trial in trials.items():
+        status = str(trial.status)
+        if status == "INVALID":  # Keras Tuner's word for a trial that raised
+            status = TrialStatus.FAILED.value
+        score = trial.score if status == TrialStatus.COMPLETED.value else None
+        out.append((trial_id, trial.hyperparameters, status, score, trial.message))
+    return out
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
+                chief_address: str | None) -> tuple[str, int, list[str] | None]:
+    """Where a search's trials run, and how many local workers (on which GPUs).
+
+    ``"local"``: in this process. ``"chief"``: this process serves the oracle to
+    workers (``n_jobs`` local ones, ``len(gpus) * trials_per_gpu`` with GPUs, or only
+    remote ones). ``"worker"``: this process was started by hand as a Keras Tuner
+    worker (``KERASTUNER_TUNER_ID`` and the chief's address in the environment).
+    """
+    from ._tuner import distributed_role
+
+    role = distributed_role()
+    if role == "worker":
+        return "worker", 0, None
+    gpu_ids = parse_gpus(gpus)
+    n = (os.cpu_count() or 1) if n_jobs == -1 else int(1 if n_jobs is None else n_jobs)
+    if gpu_ids:
+        per_gpu = len(gpu_ids) * int(trials_per_gpu)
+        if n not in (1, per_gpu):
+            raise ValueError(
+                f"n_jobs={n_jobs!r} does not match gpus={gpus!r} with trials_per_gpu="
+                f"{trials_per_gpu}: that is {per_gpu} workers. Leave n_jobs at 1, or set "
+                "trials_per_gpu."
+            )
+        return "chief", per_gpu, gpu_ids
+    if n == 0 and chief_address is None and role != "chief":
+        raise ValueError("n_jobs=0 starts no local worker: pass chief_address='host:port' and "
+                         "join remote workers with `seqtune worker`.")
+    if n > 1 or chief_address is not None or role == "chief":
+        # Started by hand as Keras Tuner's chief: its workers are started by hand too.
+        return "chief", (0 if role == "chief" and n == 1 else n), None
+    return "local", 0, None
+
+
+def make_job(*, task: str, objective: Any, estimator: Any, space: Any, data: tuple, folds: list,
+             horizon: int, fraction: float, random_state: Any, time_budget: float | None,
+             tuner: str, pruning: bool, keep_fold_models: bool, final_model: str,
+             seed: int | None, max_trials: int, max_consecutive_failures: int, max_epochs: int,
+             lease: float) -> dict:
+    """Everything a trial needs: this process's runner reads it, and workers read a copy."""
+    return {
+        "task": task, "estimator": estimator, "space": space,
+        "objective": {"name": objective.name, "direction": objective.direction},
+        "data": data, "n_samples": n_rows(data[0]),
+        "cv_pairs": [(f.train_index, f.test_index) for f in folds],
+        "fraction": fraction, "random_state": random_state, "horizon": horizon,
+        # Wall time, not monotonic: a worker on another machine has its own clock.
+        "deadline_unix": None if time_budget is None else time.time() + float(time_budget),
+        "hyperband": tuner == "hyperband", "pruning": pruning and len(folds) > 1,
+        "keep_fold_models": keep_fold_models, "final_model": final_model, "tuner": tuner,
+        "seed": seed, "max_trials": max_trials, "max_consecutive_failures": max_consecutive_failures,
+        "max_epochs": max_epochs, "lease": lease,
+    }
+
+
+def write_job(project_dir: Path, job: dict) -> Path:
+    """Write the workers' job (data included) atomically; return its path."""
+    import joblib
+
+    path = Path(project_dir) / JOB_FILENAME
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    joblib.dump(job, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_job(project_dir: Path) -> dict:
+    """Read the job a chief wrote; a clear error when there is none."""
+    import joblib
+
+    path = Path(project_dir) / JOB_FILENAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No search job at {path}: pass --directory <directory>/<project_name> of a "
+            "search whose chief is running (it writes the job when it starts), on a disk "
+            "this machine shares with the chief."
+        )
+    return joblib.load(path)
+
+
+def parse_gpus(gpus: Any) -> list[str] | None:
+    """``"0,1"``, ``[0, 1]`` or None as CUDA device ids."""
+    if gpus is None:
+        return None
+    items = gpus.split(",") if isinstance(gpus, str) else list(gpus)
+    ids = [str(g).strip() for g in items if str(g).strip()]
+    if not ids:
+        raise ValueError(f"gpus={gpus!r} names no GPU; expected ids such as '0,1' or [0, 1].")
+    return ids
+
+
+def worker_env(index: int, n_workers: int, *, address: str, tuner_id: str,
+               gpus: list[str] | None, trials_per_gpu: int, backend: str) -> dict[str, str]:
+    """The environment of local worker ``index``: its tuner id, its GPU, its thread limits.
+
+    With GPUs, worker ``i`` sees GPU ``gpus[i // trials_per_gpu]`` only, and neither
+    backend grabs the whole card (JAX does not preallocate, TensorFlow grows its
+    memory), so ``trials_per_gpu`` workers fit side by side. On the CPU each worker
+    limits its math threads to ``max(1, cpu_count // n_workers)``, so ``n`` workers
+    on ``n`` cores do not oversubscribe them.
+    """
+    host, _, port = address.rpartition(":")
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    env = dict(os.environ)
+    env.update({
+        "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
+        "KERASTUNER_ORACLE_PORT": port, "SEQTUNE_PARENT_PID": str(os.getpid()),
+        "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+        "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    })
+    if threads == 1:  # JAX on the CPU: one thread for Eigen and the intra-op pool
+        flags = env.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                            "intra_op_parallelism_threads=1").strip()
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[(index // trials_per_gpu) % len(gpus)]
+    return env
+
+
+# --------------------------------------------------------------------- the workers
+
+
+@dataclass
+class _Worker:
+    tuner_id: str
+    env: dict
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    exits: list = field(default_factory=list)
+
+
+class Supervisor:
+    """The chief's loop: serve the oracle, run the local workers, return when the search is over.
+
+    Parameters
+    ----------
+    kt_tuner : SeqTuner
+        The chief's tuner (its oracle hands out the trials).
+    project_dir : path
+    n_workers : int
+        Local worker processes (0: only remote ones, ``seqtune worker``).
+    address : str
+        ``host:port`` the chief listens on (port 0: any free port).
+    gpus : list of str or None
+    trials_per_gpu : int
+    lease : float
+        Seconds without a heartbeat after which a worker's trial goes to another.
+    trial_timeout : float or None
+        Seconds after which a trial still open is recorded FAILED, heartbeat or not.
+    deadline : float or None
+        ``time.monotonic()`` at which no new trial starts.
+    on_trial_end : callable
+        Called with each trial's record once the oracle accepted its end.
+    backend : str
+        The Keras backend the workers use (the chief's).
+    """
+
+    def __init__(self, kt_tuner: Any, *, project_dir: Path, n_workers: int, address: str,
+                 gpus: list[str] | None, trials_per_gpu: int, lease: float,
+                 trial_timeout: float | None, deadline: float | None,
+                 on_trial_end: Callable[[dict], None], backend: str, verbose: int = 0) -> None:
+        self.kt_tuner = kt_tuner
+        self.project_dir = Path(project_dir)
+        self.n_workers, self.address = n_workers, address
+        self.gpus, self.trials_per_gpu, self.backend = gpus, trials_per_gpu, backend
+        self.lease, self.trial_timeout, self.deadline = lease, trial_timeout, deadline
+        self.on_trial_end, self.verbose = on_trial_end, verbose
+        self.deaths: Counter = Counter()  # trial id -> workers it killed
+        self.fatal: str | None = None
+        self.workers: list[_Worker] = []
+        self.server = None
+
+    def run(self) -> dict:
+        """Serve until the search is over; returns what happened (``SequenceSearch.workers_``)."""
+        with warnings.catch_warnings():
+            # keras-tuner 1.4 calls threading APIs deprecated since Python 3.10.
+            warnings.filterwarnings("ignore", message=r"(currentThread|getName)\(\) is deprecated")
+            return self._serve()
+
+    def _serve(self) -> dict:
+        from ._tuner import ChiefServer
+
+        self.server = ChiefServer(self.kt_tuner, self.address)
+        chief_file = self.project_dir / CHIEF_FILENAME
+        write_json_atomic(chief_file, {"address": self.server.address, "pid": os.getpid()})
+        if self.verbose or self.n_workers == 0:
+            print(f"[seqtune] chief listening on {self.server.address}; join with: seqtune worker "
+                  f"--oracle {self.server.address} --directory {self.project_dir}", flush=True)
+        try:
+            for i in range(self.n_workers):
+                tuner_id = f"tuner{i}"
+                env = worker_env(i, self.n_workers, address=self.server.address, tuner_id=tuner_id,
+                                 gpus=self.gpus, trials_per_gpu=self.trials_per_gpu,
+                                 backend=self.backend)
+                self.workers.append(_Worker(tuner_id, env))
+                self._start(self.workers[-1])
+            first_seen: dict[str, float] = {}
+            while True:
+                self._drain()
+                now = time.monotonic()
+                if self.deadline is not None and now >= self.deadline:
+                    self.server.stop_new_trials()
+                self._watch_workers()
+                self._watch_leases(now, first_seen)
+                if self.server.over() or (self.fatal and not self.server.ongoing()):
+                    break
+                time.sleep(_POLL_S)
+        finally:
+            self._stop_workers()
+            self.server.close()
+            chief_file.unlink(missing_ok=True)
+            self._drain()
+        return {"address": self.server.address, "calls": dict(self.server.calls),
+                "workers": [{"tuner_id": w.tuner_id, "restarts": w.restarts, "exits": w.exits}
+                            for w in self.workers],
+                "worker_deaths": dict(self.deaths), "fatal": self.fatal}
+
+    # -- workers ----------------------------------------------------------------------
+    def _start(self, worker: _Worker) -> None:
+        logs = self.project_dir / "seqtune_workers"
+        logs.mkdir(exist_ok=True)
+        with open(logs / f"{worker.tuner_id}.log", "ab") as log:  # the child keeps its own handle
+            worker.proc = subprocess.Popen(
+                [sys.executable, "-m", "seqtune", "worker", "--oracle", self.server.address,
+                 "--directory", str(self.project_dir), "--tuner-id", worker.tuner_id,
+                 "--lease", str(self.lease)],
+                env=worker.env, stdin=subprocess.DEVNULL,
+                stdout=None if self.verbose > 1 else log, stderr=subprocess.STDOUT,
+            )
+
+    def _watch_workers(self) -> None:
+        ongoing = self.server.ongoing()
+        for worker in self.workers:
+            code = worker.proc.poll()
+            if code is None:
+                continue
+            worker.exits.append(code)
+            trial_id = ongoing.get(worker.tuner_id)
+            if code == 0 and trial_id is None:
+                continue  # answered STOPPED: done
+            if code == _fatal_exit():
+                self.fatal = self.fatal or self._error_of(trial_id) or f"worker {worker.tuner_id} stopped"
+                self.server.stop_new_trials()
+                continue
+            if trial_id is not None:
+                self.deaths[trial_id] += 1
+                if self.deaths[trial_id] >= MAX_WORKER_DEATHS:
+                    self._fail(worker.tuner_id, trial_id, (
+                        f"Trial {trial_id} ended its worker {MAX_WORKER_DEATHS} times (exit codes "
+                        f"{worker.exits[-MAX_WORKER_DEATHS:]}; negative: killed by that signal, "
+                        "e.g. -9 for SIGKILL, as by the out-of-memory killer)."))
+            if not self.server.over():
+                worker.restarts += 1
+                self._start(worker)  # same tuner id: Keras Tuner hands it its open trial again
+
+    def _watch_leases(self, now: float, first_seen: dict[str, float]) -> None:
+        for tuner_id, trial_id in self.server.ongoing().items():
+            seen = first_seen.setdefault(trial_id, now)
+            renewed = self.server.leases.get(trial_id, (tuner_id, seen))[1]
+            if self.trial_timeout is not None and now - seen > self.trial_timeout:
+                self._fail(tuner_id, trial_id, (
+                    f"Trial {trial_id} was still open after trial_timeout={self.trial_timeout}s "
+                    f"on worker {tuner_id}; recorded as failed."))
+            elif now - renewed > self.lease:
+                # Silent (hung, stopped, or on a machine that went away): another worker runs it.
+                self.server.requeue(tuner_id)
+                first_seen.pop(trial_id, None)
+                worker = next((w for w in self.workers if w.tuner_id == tuner_id), None)
+                if worker is not None and worker.proc.poll() is None:
+                    worker.proc.kill()  # a local worker that stopped answering; it is restarted
+
+    def _stop_workers(self) -> None:
+        running = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        limit = time.monotonic() + 10
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.1, limit - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    # -- trials -----------------------------------------------------------------------
+    def _fail(self, tuner_id: str, trial_id: str, message: str) -> None:
+        trial_dir = self.project_dir / f"trial_{trial_id}"
+        record = read_record(trial_dir / RECORD_FILENAME)
+        if record is not None:  # the worker's record says RUNNING: the chief ends it
+            record.update(status=TrialStatus.FAILED.value, error=message, ended_at=time.time())
+            write_record(trial_dir, record)
+        self.server.fail(tuner_id, message)
+
+    def _error_of(self, trial_id: str | None) -> str | None:
+        record = read_record(self.project_dir / f"trial_{trial_id}" / RECORD_FILENAME) \
+            if trial_id else None
+        return None if record is None else record.get("error")
+
+    def _drain(self) -> None:
+        while not self.server.ended.empty():
+            trial_id = self.server.ended.get()
+            record = read_record(self.project_dir / f"trial_{trial_id}" / RECORD_FILENAME)
+            if record is not None:
+                self.on_trial_end(record)
+
+
+def _fatal_exit() -> int:
+    from ._tuner import FATAL_EXIT
+
+    return FATAL_EXIT
+
+
+# ----------------------------------------------------------------------- a worker
+
+
+def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
+                tuner_id: str | None = None, lease: float | None = None) -> int:
+    """Run one worker of the search in ``project_dir``, reporting to the chief at ``oracle``.
+
+    Parameters
+    ----------
+    oracle : str or None
+        The chief's ``host:port``; None reads it from ``seqtune_chief.json`` in
+        ``project_dir``, which the chief writes while it listens.
+    project_dir : path
+        ``<directory>/<project_name>`` of the search, on a disk shared with the chief.
+    tuner_id : str, optional
+        Keras Tuner's id of this worker; unique per worker (default: from the host
+        name and process id). A restarted worker takes its old id back.
+    lease : float, optional
+        Seconds the chief waits for a heartbeat (default: the search's).
+
+    Returns
+    -------
+    int
+        The process exit code.
+    """
+    project_dir = Path(project_dir)
+    if oracle is None:
+        chief = read_record(project_dir / CHIEF_FILENAME)
+        if chief is None:
+            raise FileNotFoundError(
+                f"No chief listens for {project_dir} (no {CHIEF_FILENAME} there): start the "
+                "search first, or pass --oracle HOST:PORT.")
+        oracle = chief["address"]
+    host, _, port = oracle.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--oracle {oracle!r} is not host:port, e.g. 10.0.0.5:8000")
+    tuner_id = tuner_id or f"tuner-{os.uname().nodename}-{os.getpid()}"
+    os.environ.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP=host,
+                      KERASTUNER_ORACLE_PORT=port)
+    job = load_job(project_dir)
+    from ._runner import TrialRunner, trial_context
+    from ._tuner import make_tuner, run_worker
+
+    context = trial_context(job)
+    runner = TrialRunner(context)
+    kt_tuner = make_tuner(runner, tuner=job["tuner"], deadline=context.deadline,
+                          directory=str(project_dir.parent), project_name=project_dir.name,
+                          overwrite=False, seed=job["seed"], max_trials=job["max_trials"],
+                          max_consecutive_failures=job["max_consecutive_failures"],
+                          max_epochs=job["max_epochs"])
+    parent = os.environ.get("SEQTUNE_PARENT_PID")
+    return run_worker(kt_tuner, tuner_id=tuner_id, lease_s=float(lease or job["lease"]),
+                      parent_pid=int(parent) if parent else None)
