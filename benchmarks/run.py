@@ -145,6 +145,16 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     total_s = time.perf_counter() - started
     search_s = sum(r.get("duration_s") or 0.0 for r in search.records_)
     searched_score = _test_score(name, search.best_estimator_, test)
+    alternatives = {}
+    if ds.task == "classification" and not quick:
+        # The same trials with another final model: resuming the finished search runs no
+        # trial, it only builds the model (not tracked, so MLflow keeps one parent run).
+        for label, changes in (("refit", {"final_model": "refit"}),
+                               ("ensemble3", {"ensemble": 3})):
+            other = clone(search).set_params(tracking=False, overwrite=False,
+                                             max_trials=search.n_trials_, **changes)
+            other.fit(*fit_args)
+            alternatives[label] = _test_score(name, other.best_estimator_, test)[ds.metric]
     statuses = [r["status"] for r in search.records_]
     return {
         "dataset": name, "seed": seed, "backend": keras.config.backend(), "quick": quick,
@@ -157,6 +167,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         "objective": search.objective_["name"], "best_params": search.best_params_,
         "final_model": {k: v for k, v in (search.final_model_ or {}).items()
                         if k in ("kind", "epochs", "n_models", "verified", "fallback")},
+        "alternatives": alternatives,
         "date": dt.date.today().isoformat(), "commit": _commit(),
         "keras": keras.__version__, "python": platform.python_version(),
         "cpus": os.cpu_count(), "command": " ".join(["python -m benchmarks.run", *sys.argv[1:]]),
