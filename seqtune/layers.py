@@ -6,6 +6,7 @@ for Keras serialization, so fitted estimators pickle and reload.
 
 * :class:`PaddingMask`: NaN padding → a Keras mask and zeros.
 * :class:`StepMask`: the same mask as a tensor, for layers that need it passed in.
+* :class:`ZeroPadding`: padded steps back to zero between convolutions.
 * :class:`SeriesNormalization`: per-series standardisation over time (mask-aware).
 * :class:`MaskedAveragePooling`: the mean over the valid steps.
 * :class:`AttentionPooling`: attention-weighted sum of hidden states (mask-aware).
@@ -28,6 +29,7 @@ __all__ = [
     "SeriesNormalization",
     "SqueezeExcite",
     "StepMask",
+    "ZeroPadding",
 ]
 
 
@@ -79,6 +81,24 @@ class StepMask(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[:-1]
+
+
+@keras.saving.register_keras_serializable(package="seqtune")
+class ZeroPadding(keras.layers.Layer):
+    """Set the padded steps of ``(batch, n_timesteps, channels)`` back to zero (``mask=``).
+
+    Between convolutions of a model on padded sequences: each convolution sees zeros
+    beyond a sequence's end, as it does at the input, whatever the layer before made
+    of them.
+    """
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return inputs
+        return inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 @keras.saving.register_keras_serializable(package="seqtune")

@@ -18,6 +18,7 @@ from .layers import (
     SeriesNormalization,
     SqueezeExcite,
     StepMask,
+    ZeroPadding,
 )
 
 __all__ = [
@@ -151,8 +152,8 @@ def conv_block(x, filters: int, kernel_size: int, *, name: str, mask=None,
     name : str
         Prefix of the block's layer names.
     mask : KerasTensor of shape (batch, n_timesteps), optional
-        Padding mask; padded steps are zeroed after the block, and ignored by
-        squeeze-and-excite's channel means.
+        Padding mask: batch normalisation's statistics skip padded steps, which are
+        zeroed after the block, and squeeze-and-excite's channel means skip them too.
     squeeze_excite : bool
 
     Returns
@@ -161,8 +162,13 @@ def conv_block(x, filters: int, kernel_size: int, *, name: str, mask=None,
     """
     x = keras.layers.Conv1D(filters, kernel_size, padding="same", kernel_initializer="he_uniform",
                             name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    if mask is None:
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+    else:
+        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x, mask=mask)
+        x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+        x = ZeroPadding(name=f"{name}_zero_padding")(x, mask=mask)
     if squeeze_excite:
         x = SqueezeExcite(name=f"{name}_se")(x, mask=mask)
     return x
