@@ -405,7 +405,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from seqtune.search._loop import worker_main
 
-    return worker_main(args.oracle, args.directory, tuner_id=args.tuner_id, lease=args.lease)
+    return worker_main(args.oracle, args.directory, tuner_id=args.tuner_id, lease=args.lease,
+                       wait=args.wait)
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
@@ -536,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the search's <directory>/<project_name>, on a disk shared with the chief")
     worker.add_argument("--tuner-id", help="a unique id for this worker (default: host name and pid)")
     worker.add_argument("--lease", type=float, help="heartbeat lease in seconds (default: the search's)")
+    worker.add_argument("--wait", type=float, default=600.0,
+                        help="seconds to wait for the chief to start (default: 600)")
     worker.set_defaults(func=_cmd_worker)
     return parser
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -235,10 +236,12 @@ def worker_env(index: int, n_workers: int, *, address: str, tuner_id: str,
     backend grabs the whole card (JAX does not preallocate, TensorFlow grows its
     memory), so ``trials_per_gpu`` workers fit side by side. On the CPU each worker
     limits its math threads to ``max(1, cpu_count // n_workers)``, so ``n`` workers
-    on ``n`` cores do not oversubscribe them.
+    on ``n`` cores do not oversubscribe them; ``SEQTUNE_THREADS_PER_WORKER`` overrides it.
     """
     host, _, port = address.rpartition(":")
     threads = max(1, (os.cpu_count() or 1) // n_workers)
+    if os.environ.get("SEQTUNE_THREADS_PER_WORKER", "").isdigit():
+        threads = max(1, int(os.environ["SEQTUNE_THREADS_PER_WORKER"]))
     env = dict(os.environ)
     env.update({
         "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
@@ -454,7 +457,8 @@ def _fatal_exit() -> int:
 
 
 def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
-                tuner_id: str | None = None, lease: float | None = None) -> int:
+                tuner_id: str | None = None, lease: float | None = None,
+                wait: float = 600.0) -> int:
     """Run one worker of the search in ``project_dir``, reporting to the chief at ``oracle``.
 
     Parameters
@@ -469,6 +473,8 @@ def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
         name and process id). A restarted worker takes its old id back.
     lease : float, optional
         Seconds the chief waits for a heartbeat (default: the search's).
+    wait : float, default=600
+        Seconds to wait for the chief to start (a worker of a batch job may start first).
 
     Returns
     -------
@@ -476,17 +482,21 @@ def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
         The process exit code.
     """
     project_dir = Path(project_dir)
+    needed = [project_dir / JOB_FILENAME] + ([project_dir / CHIEF_FILENAME] if oracle is None else [])
+    deadline = time.monotonic() + wait
+    while not all(p.is_file() for p in needed) and time.monotonic() < deadline:
+        time.sleep(1.0)
     if oracle is None:
         chief = read_record(project_dir / CHIEF_FILENAME)
         if chief is None:
             raise FileNotFoundError(
-                f"No chief listens for {project_dir} (no {CHIEF_FILENAME} there): start the "
-                "search first, or pass --oracle HOST:PORT.")
+                f"No chief listens for {project_dir} (no {CHIEF_FILENAME} there after "
+                f"{wait:.0f} s): start the search first, or pass --oracle HOST:PORT.")
         oracle = chief["address"]
     host, _, port = oracle.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"--oracle {oracle!r} is not host:port, e.g. 10.0.0.5:8000")
-    tuner_id = tuner_id or f"tuner-{os.uname().nodename}-{os.getpid()}"
+    tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
     os.environ.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP=host,
                       KERASTUNER_ORACLE_PORT=port)
     job = load_job(project_dir)

@@ -101,20 +101,23 @@ class TrialContext:
         return self.folds[0]
 
 
-def trial_context(job: Mapping[str, Any]) -> TrialContext:
+def trial_context(job: Mapping[str, Any], folds: list | None = None) -> TrialContext:
     """The :class:`TrialContext` of a search's job (the chief's, or a worker's copy).
 
     ``job`` holds the task, the estimator, the space, the objective's name and
     direction, the data and the folds' ``(train, test)`` indices, the time budget's end
-    in Unix seconds, and the flags; see ``SequenceSearch._job``.
+    in Unix seconds, and the flags (see ``_loop.make_job``). ``folds`` already cut from
+    the data are used as they are; a worker cuts them from the indices.
     """
     import keras_tuner as kt
 
     from ._task import make_folds
 
-    first, second = job["data"]
-    folds = make_folds(job["task"], first, second, cv=job["cv_pairs"], fraction=job["fraction"],
-                       random_state=job["random_state"], horizon=job["horizon"])
+    if folds is None:
+        first, second = job["data"]
+        folds = make_folds(job["task"], first, second, cv=job["cv_pairs"],
+                           fraction=job["fraction"], random_state=job["random_state"],
+                           horizon=job["horizon"])
     deadline = None
     if job["deadline_unix"] is not None:  # this machine's monotonic clock from wall time
         deadline = time.monotonic() + (job["deadline_unix"] - time.time())

@@ -361,25 +361,26 @@ class SequenceSearch(BaseEstimator):
         # A worker started by hand (Keras Tuner's variables) reports to the chief, which logs.
         tracker = None if mode == "worker" else self._make_tracker()
         try:
-            return self._search(X, y, job=job, project_dir=project_dir, fingerprint=fingerprint,
-                                tracker=tracker, trial_callback=trial_callback, mode=mode,
-                                n_workers=n_workers, gpus=gpus)
+            return self._search(X, y, job=job, folds=folds, project_dir=project_dir,
+                                fingerprint=fingerprint, tracker=tracker,
+                                trial_callback=trial_callback, mode=mode, n_workers=n_workers,
+                                gpus=gpus)
         finally:
             # Also after an error or Ctrl-C: whatever finished is logged.
             close = getattr(tracker, "close", None)
             if close is not None:
                 close()
 
-    def _search(self, X: Any, y: Any, *, job: dict, project_dir: Path, fingerprint: dict,
-                tracker: Any, trial_callback: Callable[[dict], None] | None, mode: str,
-                n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
+    def _search(self, X: Any, y: Any, *, job: dict, folds: list, project_dir: Path,
+                fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
+                mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
         from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
         from ._tuner import distributed_role, make_tuner, run_worker
 
-        task, objective, estimator, space = job["task"], None, job["estimator"], job["space"]
+        task, estimator, space = job["task"], job["estimator"], job["space"]
         # An MlflowTracker takes every call on its logging queue, so training never waits.
         later = {"wait": False} if _is_mlflow_tracker(tracker) else {}
-        context = trial_context(job)
+        context = trial_context(job, folds=folds)
         objective = context.objective
         progress = Progress(objective=objective, max_trials=self.max_trials,
                             time_budget=self.time_budget, verbose=self.verbose,
@@ -393,11 +394,13 @@ class SequenceSearch(BaseEstimator):
         runner = TrialRunner(context, on_begin=progress.trial_begin, on_end=trial_ended)
         kt_tuner = make_tuner(
             runner, tuner=self.tuner, deadline=context.deadline, directory=str(self.directory),
-            project_name=project_dir.name, overwrite=bool(self.overwrite), seed=job["seed"],
+            # Keras Tuner deletes the directory on overwrite: a worker must never (it is shared).
+            project_name=project_dir.name, overwrite=bool(self.overwrite) and mode != "worker",
+            seed=job["seed"],
             max_trials=int(self.max_trials), max_consecutive_failures=int(self.max_consecutive_failures),
             max_epochs=job["max_epochs"],
         )
-        write_state(project_dir, overwrite=bool(self.overwrite), tuner=self.tuner,
+        write_state(project_dir, overwrite=bool(self.overwrite) and mode != "worker", tuner=self.tuner,
                     estimator=type(self.estimator).__name__,
                     objective={"name": objective.name, "direction": objective.direction},
                     fingerprint=fingerprint, space_yaml=space.to_yaml(),
