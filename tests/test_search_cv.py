@@ -244,3 +244,18 @@ def test_the_budget_stops_a_trial_between_or_within_folds_and_complete_trials_ra
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isfinite(search.best_score_)
+
+
+def test_a_bagged_final_model_is_logged_as_a_pyfunc_model_with_identical_predictions(
+        tmp_path, clf_data, monkeypatch):
+    import mlflow
+
+    X, y = clf_data
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    search = _search(tmp_path, max_trials=1).set_params(
+        tracking=True, tracking_uri=uri, experiment_name="bagged")
+    search.fit(X, y)
+    assert isinstance(search.best_estimator_, SequenceEnsembleClassifier)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    model = mlflow.pyfunc.load_model(search.best_model_uri_)
+    np.testing.assert_array_equal(np.asarray(model.predict(X[:6])), search.predict(X[:6]))
