@@ -161,3 +161,17 @@ def test_sync_logs_a_search_run_without_tracking(tmp_path, capsys):
     runs = client.search_runs([experiment.experiment_id])
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 2
+
+
+def test_a_worker_without_a_chief_waits_then_says_what_to_start(tmp_path, capsys):
+    import time
+
+    start = time.monotonic()
+    assert main(["worker", "--directory", str(tmp_path / "proj"), "--wait", "1.5"]) == 2
+    waited = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert "No chief listens for" in err and "after 2 s" in err and "start the search first" in err
+    assert waited >= 1.5
+    assert main(["worker", "--directory", str(tmp_path / "proj"), "--oracle", "10.0.0.5:8000",
+                 "--wait", "0"]) == 2
+    assert "No search job at" in capsys.readouterr().err
