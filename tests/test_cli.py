@@ -175,3 +175,5 @@ def test_a_worker_without_a_chief_waits_then_says_what_to_start(tmp_path, capsys
     assert main(["worker", "--directory", str(tmp_path / "proj"), "--oracle", "10.0.0.5:8000",
                  "--wait", "0"]) == 2
     assert "No search job at" in capsys.readouterr().err
+    # A worker run in-process must leave this process's later searches local.
+    assert not [key for key in os.environ if key.startswith("KERASTUNER_")]

@@ -497,19 +497,30 @@ def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
     if not host or not port.isdigit():
         raise ValueError(f"--oracle {oracle!r} is not host:port, e.g. 10.0.0.5:8000")
     tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
-    os.environ.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP=host,
-                      KERASTUNER_ORACLE_PORT=port)
     job = load_job(project_dir)
     from ._runner import TrialRunner, trial_context
     from ._tuner import make_tuner, run_worker
 
-    context = trial_context(job)
-    runner = TrialRunner(context)
-    kt_tuner = make_tuner(runner, tuner=job["tuner"], deadline=context.deadline,
-                          directory=str(project_dir.parent), project_name=project_dir.name,
-                          overwrite=False, seed=job["seed"], max_trials=job["max_trials"],
-                          max_consecutive_failures=job["max_consecutive_failures"],
-                          max_epochs=job["max_epochs"])
-    parent = os.environ.get("SEQTUNE_PARENT_PID")
-    return run_worker(kt_tuner, tuner_id=tuner_id, lease_s=float(lease or job["lease"]),
-                      parent_pid=int(parent) if parent else None)
+    # Keras Tuner reads its role from the environment; restore it afterwards so that a
+    # worker run in-process (a notebook, a test) leaves later searches local.
+    kt_env = {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
+              "KERASTUNER_ORACLE_PORT": port}
+    saved = {key: os.environ.get(key) for key in kt_env}
+    os.environ.update(kt_env)
+    try:
+        context = trial_context(job)
+        runner = TrialRunner(context)
+        kt_tuner = make_tuner(runner, tuner=job["tuner"], deadline=context.deadline,
+                              directory=str(project_dir.parent), project_name=project_dir.name,
+                              overwrite=False, seed=job["seed"], max_trials=job["max_trials"],
+                              max_consecutive_failures=job["max_consecutive_failures"],
+                              max_epochs=job["max_epochs"])
+        parent = os.environ.get("SEQTUNE_PARENT_PID")
+        return run_worker(kt_tuner, tuner_id=tuner_id, lease_s=float(lease or job["lease"]),
+                          parent_pid=int(parent) if parent else None)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
