@@ -296,7 +296,7 @@ def _leaderboard(console: Any, search: Any, top: int) -> None:
     results = search.results_
     direction = search.objective_["direction"]
     ranked = leaderboard(search.records_, direction).head(top)
-    fixed = {"trial_id", "score", "status", "duration_s", "epochs_run", "n_params",
+    fixed = {"trial_id", "score", "status", "stopped_by", "duration_s", "epochs_run", "n_params",
              "seconds_per_epoch", "fused_kernel", "error", "std_score"}
     fixed |= {c for c in results.columns if c.startswith("split") and c.endswith("_score")}
     params = [c for c in results.columns if c not in fixed and results[c].nunique(dropna=True) > 1]
@@ -310,7 +310,9 @@ def _leaderboard(console: Any, search: Any, top: int) -> None:
             score += f" ± {std:.2g}"
         spe = row["seconds_per_epoch"]
         table.add_row(
-            str(row["trial_id"]), str(row["status"]), score,
+            str(row["trial_id"]),
+            str(row["status"]) + (f" ({row['stopped_by']})" if isinstance(row.get("stopped_by"), str) else ""),
+            score,
             *[_fmt(row[p]) for p in params],
             _fmt(row["epochs_run"]), "-" if spe is None or spe != spe else f"{spe:.3g}",
             _fmt(row["n_params"]),

@@ -47,7 +47,7 @@ __all__ = [
 RECORD_FILENAME = "seqtune_record.json"
 
 # Columns of ``results_`` after the searched parameters, in this order.
-_RESULT_COLUMNS = ("score", "status", "duration_s", "epochs_run", "n_params",
+_RESULT_COLUMNS = ("score", "status", "stopped_by", "duration_s", "epochs_run", "n_params",
                    "seconds_per_epoch", "fused_kernel", "error")
 
 
@@ -350,10 +350,12 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
     """One row per trial, in trial order: what ``SequenceSearch.results_`` holds.
 
     Columns: ``trial_id``, every searched parameter (NaN where a trial did not have
-    it), then ``score`` (the mean over folds), ``status`` (lower case), ``duration_s``,
+    it), then ``score`` (the mean over folds), ``status`` (lower case), ``stopped_by``
+    (``"pruning"`` or ``"budget"`` for a trial stopped before its last fold), ``duration_s``,
     ``epochs_run``, ``n_params``, ``seconds_per_epoch``, ``fused_kernel`` and ``error``;
     with cross-validation also ``std_score`` and ``split0_score``, ``split1_score``, ...
-    (scikit-learn's ``cv_results_`` names; NaN for folds a trial did not reach).
+    (scikit-learn's ``cv_results_`` names; NaN for folds a trial did not reach or that the
+    time budget cut short).
 
     Returns
     -------
@@ -376,9 +378,11 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
         row["status"] = str(r.get("status", "")).lower()
         if fold_columns:
             folds = r.get("folds") or []
+            # A fold cut by the budget is not in the trial's score unless it is all there is.
+            whole = [f for f in folds if not f.get("cut")] or folds[:1]
             row["std_score"] = r.get("score_std")
-            row.update({f"split{i}_score": folds[i]["score"] if i < len(folds) else float("nan")
-                        for i in range(n_folds)})
+            row.update({f"split{i}_score": folds[i]["score"] if i < len(folds) and folds[i] in whole
+                        else float("nan") for i in range(n_folds)})
         rows.append(row)
     columns = ["trial_id", *param_names, _RESULT_COLUMNS[0], *fold_columns, *_RESULT_COLUMNS[1:]]
     frame = pd.DataFrame(rows, columns=columns)

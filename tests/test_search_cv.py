@@ -238,6 +238,13 @@ def test_the_budget_stops_a_trial_between_or_within_folds_and_complete_trials_ra
     stopped = [r for r in search.records_ if r["stopped_by"] == "budget"]
     assert len(stopped) == 1 and stopped[0]["status"] == "PRUNED"
     assert stopped[0]["folds"][-1]["cut"] and len(stopped[0]["folds"]) <= 3
+    row = search.results_.set_index("trial_id").loc[stopped[0]["trial_id"]]
+    assert row["status"] == "pruned" and row["stopped_by"] == "budget"
+    folds = stopped[0]["folds"]
+    if len(folds) > 1:  # the cut fold is not in the score, so results_ does not show it
+        cut = len(folds) - 1
+        assert np.isnan(row[f"split{cut}_score"])
+        assert row["score"] == pytest.approx(np.mean([f["score"] for f in folds[:-1]]))
     complete = [r for r in search.records_ if r["status"] == "COMPLETED"]
     if complete:
         assert search.best_trial_id_ in {r["trial_id"] for r in complete}
