@@ -259,7 +259,7 @@ def render(rows: list[dict]) -> str:
                 f"| **mean** | {_fmt(statistics.mean(defaults), ds.metric)} | "
                 f"**{_fmt(statistics.mean(searched), ds.metric)}** | | | | | |",
                 "",
-                _verdict(ds, searched, defaults),
+                _verdict(ds, searched, defaults, [r["budget_s"] for r in mine]),
                 "",
                 f"Runs: {', '.join(sorted({r['date'] for r in mine}))}, commit(s) "
                 f"{', '.join(sorted({r['commit'] for r in mine}))}, Keras {mine[0]['keras']}, "
@@ -269,7 +269,7 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _verdict(ds: Dataset, searched: list[float], defaults: list[float]) -> str:
+def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets: list[float]) -> str:
     better = (lambda a, b: a >= b) if ds.better == "max" else (lambda a, b: a <= b)
     worst = min(searched) if ds.better == "max" else max(searched)
     checks = []
@@ -282,7 +282,14 @@ def _verdict(ds: Dataset, searched: list[float], defaults: list[float]) -> str:
     no_regret = all(better(s, d) for s, d in zip(searched, defaults))
     checks.append("no regret on every seed" if no_regret else
                   "**regret**: the search lost to the defaults on at least one seed")
-    return "Target check: " + "; ".join(checks) + f" ({len(searched)} seeds)."
+    short = []
+    if len(searched) < 5:
+        short.append(f"{len(searched)} seed(s), not 5")
+    if min(budgets) < DEFAULT_BUDGET_S:
+        short.append(f"{min(budgets):.0f} s of trials, not {DEFAULT_BUDGET_S:.0f}")
+    protocol = (f" **Below the full protocol** ({'; '.join(short)}): indicative only."
+                if short else "")
+    return "Target check: " + "; ".join(checks) + f" ({len(searched)} seeds)." + protocol
 
 
 def main(argv: list[str] | None = None) -> int:

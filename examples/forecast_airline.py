@@ -10,8 +10,9 @@ configuration is before the held-out years are scored.
 
 ``linear_skip`` adds a linear autoregression of the window beside the GRU, and
 ``ensemble_size=5`` averages five independently initialised GRUs trained in one Keras
-model. This is the configuration that ``benchmarks/forecast.py``'s search picked most
-often on the training years. On 1959-1960 it scores, for random_state 0-3, MAE 29.0,
+model. This is the configuration an earlier benchmark search picked most often on the
+training years (the results table of ``python -m benchmarks.run`` now searches with
+the default space instead). On 1959-1960 it scores, for random_state 0-3, MAE 29.0,
 13.0, 10.6 and 14.0 on TensorFlow (about 45 s per fit on 2 cores) and 9.2, 13.8, 14.0
 and 11.9 on JAX (about 13 s): median 13.5 against neuralforecast's LSTM at 13.4-14.3
 and Holt-Winters at 29.0. With ~100 training windows the forecast still depends on

@@ -1,0 +1,51 @@
+"""``python -m benchmarks.run --quick``: the results-table command, end to end, on tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_run_writes_rows_and_renders_the_table(tmp_path):
+    results, output = tmp_path / "runs.jsonl", tmp_path / "RESULTS.md"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"}
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--results", str(results),
+         "--output", str(output), "pickup_gesture", "airline"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(r["dataset"], r["seed"], r["quick"]) for r in rows] == [
+        ("pickup_gesture", 0, True), ("airline", 0, True)]
+    for row in rows:
+        assert row["n_trials"] == 2 and row["n_folds"] == 2
+        assert set(row["defaults"]) >= {row["metric"]} and set(row["searched"]) >= {row["metric"]}
+        assert row["command"].startswith("python -m benchmarks.run --quick")
+    assert 0 <= rows[0]["searched"]["accuracy"] <= 1 and rows[1]["searched"]["mae"] > 0
+    table = output.read_text()
+    assert "Only `--quick` smoke runs are recorded: these are not results." in table
+    assert "## PickupGestureWiimoteZ" in table and "## Airline" in table
+    assert "InceptionTime 0.760" in table and "Target check:" in table
+
+    rendered = subprocess.run([sys.executable, "-m", "benchmarks.run", "--render", "--results",
+                               str(results), "--output", str(tmp_path / "again.md")],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr[-3000:]
+    assert (tmp_path / "again.md").read_text() == table
+
+
+def test_unknown_data_set_names_the_choices(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--render", "gunpiont",
+                          "--results", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "x.md")],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "unknown data set(s) ['gunpiont']" in out.stderr
