@@ -611,17 +611,20 @@ def test_a_tracked_search_runs_one_logging_thread_and_leaves_none(tmp_path, clf_
 
     X, y = clf_data
     seen = []
+    # Another test's tracker may still be draining in this process: count only this search's.
+    before = set(threading.enumerate())
 
-    def threads(event):
-        seen.append(sorted(t.name for t in threading.enumerate() if t.name.startswith("seqtune")))
+    def ours():
+        return sorted(t.name for t in threading.enumerate()
+                      if t.name.startswith("seqtune") and t not in before)
 
     search = _search(tmp_path, max_trials=2).set_params(
         tracking=True, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="threads")
-    search.fit(X, y, trial_callback=threads)
+    search.fit(X, y, trial_callback=lambda event: seen.append(ours()))
     assert len(seen) == 4  # two trials, begin and end
     for names in seen:
         assert len(names) == 1 and names[0].startswith("seqtune-mlflow-"), names
-    assert not [t for t in threading.enumerate() if t.name.startswith("seqtune")]
+    assert not ours()
 
 
 def test_a_dead_tracking_store_gives_one_warning_and_loses_no_trial(tmp_path, clf_data):
