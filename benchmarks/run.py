@@ -237,8 +237,8 @@ def render(rows: list[dict]) -> str:
         for backend in sorted({r["backend"] for r in runs}):
             mine = sorted((r for r in runs if r["backend"] == backend), key=lambda r: r["seed"])
             lines += [f"### {backend}", "",
-                      "| seed | defaults | searched | trials (pruned) | trials s / budget | folds | final model | chosen configuration |",
-                      "|---|---|---|---|---|---|---|---|"]
+                      "| seed | defaults | searched | trials (pruned) | trials s / budget | folds | final model | other final models | chosen configuration |",
+                      "|---|---|---|---|---|---|---|---|---|"]
             for r in mine:
                 regret = (r["searched"][ds.metric] < r["defaults"][ds.metric]) if ds.better == "max" \
                     else (r["searched"][ds.metric] > r["defaults"][ds.metric])
@@ -247,17 +247,17 @@ def render(rows: list[dict]) -> str:
                     f"| {r['seed']} | {_fmt(r['defaults'][ds.metric], ds.metric)} | "
                     f"{_fmt(r['searched'][ds.metric], ds.metric)}{' (regret)' if regret else ''} | "
                     f"{r['n_trials']} ({r['n_pruned']}) | {r['trials_s']:.0f} / {r['budget_s']:.0f} | "
-                    f"{r['n_folds']} | {final} | {_config(r['best_params'])} |")
+                    f"{r['n_folds']} | {final} | {_alternatives(r, ds.metric)} | {_config(r['best_params'])} |")
             searched = [r["searched"][ds.metric] for r in mine]
             defaults = [r["defaults"][ds.metric] for r in mine]
             worst = min if ds.better == "max" else max
             lines += [
                 f"| **median** | {_fmt(statistics.median(defaults), ds.metric)} | "
-                f"**{_fmt(statistics.median(searched), ds.metric)}** | | | | | |",
+                f"**{_fmt(statistics.median(searched), ds.metric)}** | | | | | | |",
                 f"| **worst** | {_fmt(worst(defaults), ds.metric)} | "
-                f"**{_fmt(worst(searched), ds.metric)}** | | | | | |",
+                f"**{_fmt(worst(searched), ds.metric)}** | | | | | | |",
                 f"| **mean** | {_fmt(statistics.mean(defaults), ds.metric)} | "
-                f"**{_fmt(statistics.mean(searched), ds.metric)}** | | | | | |",
+                f"**{_fmt(statistics.mean(searched), ds.metric)}** | | | | | | |",
                 "",
                 _verdict(ds, searched, defaults, [r["budget_s"] for r in mine]),
                 "",
@@ -267,6 +267,12 @@ def render(rows: list[dict]) -> str:
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _alternatives(row: dict, metric: str) -> str:
+    """The test scores of the other final models built from the same trials."""
+    return ", ".join(f"{label} {_fmt(value, metric)}"
+                     for label, value in (row.get("alternatives") or {}).items())
 
 
 def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets: list[float]) -> str:
