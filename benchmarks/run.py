@@ -206,8 +206,12 @@ def _config(params: dict) -> str:
     return ", ".join(shown)
 
 
-def render(rows: list[dict]) -> str:
-    """RESULTS.md from the rows of runs.jsonl (the latest row per data set, seed and backend)."""
+def render(rows: list[dict], notes: str = "") -> str:
+    """RESULTS.md from the rows of runs.jsonl (the latest row per data set, seed and backend).
+
+    ``notes``, the committed reading of the figures (``NOTES.md`` beside runs.jsonl: why a
+    target was missed, which choices saw test scores), is appended as it is.
+    """
     latest: dict = {}
     for row in rows:
         if not row.get("quick"):
@@ -266,6 +270,8 @@ def render(rows: list[dict]) -> str:
                 f"{mine[0]['cpus']} CPU cores; command: `{mine[-1]['command']}`.",
                 "",
             ]
+    if notes.strip():
+        lines += ["## Reading these figures", "", notes.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -348,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['trials_s']:.0f} s)", flush=True)
     rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()] \
         if results.is_file() else []
-    output.write_text(render(rows), encoding="utf-8")
+    notes = results.parent / "NOTES.md"
+    output.write_text(render(rows, notes.read_text(encoding="utf-8") if notes.is_file() else ""),
+                      encoding="utf-8")
     print(f"wrote {output} from {len(rows)} run(s) in {results}")
     return 0
 
