@@ -269,7 +269,8 @@ def render(rows: list[dict], notes: str = "") -> str:
                 "",
                 f"Runs: {', '.join(sorted({r['date'] for r in mine}))}, commit(s) "
                 f"{', '.join(sorted({r['commit'] for r in mine}))}, Keras {mine[0]['keras']}, "
-                f"{mine[0]['cpus']} CPU cores; command: `{mine[-1]['command']}`.",
+                f"{mine[0]['cpus']} CPU cores; command(s): "
+                + "; ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in mine)) + ".",
                 "",
             ]
     if notes.strip():
