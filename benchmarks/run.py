@@ -341,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         seeds = ([int(s) for s in args.seed_list.split(",")] if args.seed_list
                  else list(range(1 if args.quick else args.seeds)))
-        budget = 20.0 if args.quick else args.budget
+        # --quick stops at its 2 trials; the budget is only a ceiling, so a loaded CI
+        # machine still runs both (a 20 s budget once ended a quick run after 1).
+        budget = 300.0 if args.quick else args.budget
         directory = (scratch or _REPO) / "seqtune_search" / "benchmarks"
         results.parent.mkdir(parents=True, exist_ok=True)
         for name in args.datasets or list(DATASETS):
