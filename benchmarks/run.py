@@ -174,14 +174,14 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     }
 
 
-def _commit() -> str:
+def _commit(repo: Path = _REPO) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_REPO, text=True,
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, text=True,
                              capture_output=True, timeout=10)
         # The table's own files change with every run: only the code makes a row "dirty".
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
                                 ":!benchmarks/results", ":!benchmarks/RESULTS.md"],
-                               cwd=_REPO, text=True, capture_output=True, timeout=10).stdout.strip()
+                               cwd=repo, text=True, capture_output=True, timeout=10).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

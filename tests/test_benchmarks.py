@@ -49,3 +49,29 @@ def test_unknown_data_set_names_the_choices(tmp_path):
                           "--results", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "x.md")],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "unknown data set(s) ['gunpiont']" in out.stderr
+
+
+def test_a_row_is_dirty_only_when_code_differs_from_its_commit(tmp_path):
+    from benchmarks.run import _commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True, timeout=30)
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "benchmarks" / "results" / "runs.jsonl").write_text("")
+    (tmp_path / "benchmarks" / "RESULTS.md").write_text("")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=30).stdout.strip()
+    assert _commit(tmp_path) == head
+    # The run's own rows and table are not code: writing them keeps the row clean.
+    (tmp_path / "benchmarks" / "results" / "runs.jsonl").write_text("{}\n")
+    (tmp_path / "benchmarks" / "RESULTS.md").write_text("table\n")
+    assert _commit(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert _commit(tmp_path) == head + "+dirty"
+    assert _commit(tmp_path / "missing") == "unknown"
