@@ -178,6 +178,8 @@ def _commit(repo: Path = _REPO) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, text=True,
                              capture_output=True, timeout=10)
+        if out.returncode:  # not a git checkout (an sdist, say): no commit to name
+            return "unknown"
         # The table's own files change with every run: only the code makes a row "dirty".
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
                                 ":!benchmarks/results", ":!benchmarks/RESULTS.md"],

@@ -75,3 +75,6 @@ def test_a_row_is_dirty_only_when_code_differs_from_its_commit(tmp_path):
     (tmp_path / "code.py").write_text("x = 2\n")
     assert _commit(tmp_path) == head + "+dirty"
     assert _commit(tmp_path / "missing") == "unknown"
+    (tmp_path / "not_a_repo").mkdir()
+    (tmp_path / "not_a_repo" / ".git").write_text("gitdir: /nonexistent\n")
+    assert _commit(tmp_path / "not_a_repo") == "unknown"
