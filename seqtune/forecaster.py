@@ -251,6 +251,11 @@ class SequenceForecaster(BaseSequenceEstimator):
     def _n_lost(self) -> int:
         return int(self.seasonal_difference or 0) + int(self.difference)
 
+    @property
+    def min_history(self) -> int:
+        """The fewest steps ``predict``'s ``y_history`` may have: ``lookback`` plus differencing."""
+        return int(self.lookback) + self._n_lost
+
     def max_lookback(self, n_timesteps: int) -> int:
         """The longest ``lookback`` that leaves a training window in a series of that length.
 
@@ -413,7 +418,7 @@ class SequenceForecaster(BaseSequenceEstimator):
 
     def _history(self, y_history: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None, pd.Index | None]:
         """Validate a prediction history; default to the end of the training series."""
-        needed = int(self.lookback) + self._n_lost
+        needed = self.min_history
         if y_history is None:
             if X is not None:
                 raise ValueError(

@@ -528,6 +528,32 @@ def test_search_logged_to_mlflow_and_resume_reattaches(tmp_path, clf_data):
     assert len(parents) == 1 and len(children) == 3
 
 
+def test_tracked_forecaster_search_logs_a_model_that_forecasts_from_its_example(tmp_path):
+    # The input example was once the first 5 steps: too short a y_history for any
+    # lookback over 5, so no forecasting search logged its best model.
+    import mlflow
+    from seqtune.forecaster import SequenceForecaster
+    from seqtune.tracking import TrackingWarning
+
+    y = np.sin(np.arange(80.0) / 4)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    search = _search(tmp_path, SequenceForecaster(horizon=2, difference=1),
+                     space={"units": 4, "epochs": 1, "lookback": 9}, max_trials=1)
+    search.set_params(tracking=True, tracking_uri=uri, experiment_name="forecast")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrackingWarning)
+        search.fit(y)
+    assert search.best_estimator_.min_history == 10  # lookback 9 + 1 lost to differencing
+    assert search.best_model_uri_ is not None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        model = mlflow.pyfunc.load_model(search.best_model_uri_)
+    example = model.input_example
+    np.testing.assert_array_equal(np.ravel(example), y[-10:])
+    np.testing.assert_allclose(np.ravel(model.predict(np.asarray(example))),
+                               np.ravel(search.predict(y_history=y[-10:])), rtol=1e-6)
+
+
 def test_search_is_a_plain_sklearn_meta_estimator(tmp_path):
     from sklearn.base import clone
 

@@ -462,7 +462,7 @@ def test_best_model_is_a_pyfunc_with_identical_predictions(store, tmp_path, monk
     estimator, X = fitted_classifier
     tracker = MlflowTracker(store, "exp")
     parent_id = _start(tracker, tmp_path / "proj")
-    uri = tracker.log_best_model(estimator, X)
+    uri = tracker.log_best_model(estimator, X[:5])
     assert uri.startswith("models:/")
 
     # pyfunc.load_model / register_model resolve the store from the environment.

@@ -487,7 +487,7 @@ class SequenceSearch(BaseEstimator):
                 ensemble=int(self.ensemble), direction=objective.direction)
             if tracker is not None:
                 self.best_model_uri_ = tracker.log_best_model(
-                    self.best_estimator_, self._input_example(task, X))
+                    self.best_estimator_, self._input_example(task, X, self.best_estimator_))
         return self
 
     # ------------------------------------------------------------ fit helpers
@@ -519,8 +519,12 @@ class SequenceSearch(BaseEstimator):
         return self.tracking
 
     @staticmethod
-    def _input_example(task: str, X: Any) -> Any:
-        """A few inputs for the best model's signature and input example: the first 5 rows."""
+    def _input_example(task: str, X: Any, estimator: Any) -> Any:
+        """The best model's input example: the first 5 sequences, or a forecaster's
+        shortest valid ``y_history`` (the training series' last ``min_history`` steps)."""
+        if task == "forecasting":
+            n_steps = n_rows(X)
+            return take(X, np.arange(n_steps - min(n_steps, max(5, estimator.min_history)), n_steps))
         return take(X, np.arange(min(5, n_rows(X))))
 
     # ------------------------------------------------------------- delegation

@@ -46,8 +46,8 @@ def _log_pyfunc_model(client: Any, experiment_id: str, run_id: str | None, estim
     import seqtune
     from ._pyfunc import ESTIMATOR_ARTIFACT, MODEL_CODE
 
-    X_example = np.asarray(X_example)
-    example = X_example[:5]
+    # Stored whole: the caller picks it (5 sequences, or a forecaster's full history).
+    example = np.asarray(X_example)
     signature = infer_signature(example, np.asarray(estimator.predict(example)))
     model = client.create_logged_model(
         experiment_id, name=name, source_run_id=run_id,

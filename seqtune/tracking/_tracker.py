@@ -273,10 +273,11 @@ class MlflowTracker(_RunStore):
         ----------
         estimator : fitted estimator
             Anything picklable with a ``predict`` method (the search's best).
-        X_example : ndarray of shape (n_samples, n_timesteps, n_features)
-            A few input rows: the signature (tensor based, 3-D) is inferred from
-            them and ``estimator.predict(X_example)``, and up to 5 are stored as
-            the input example.
+        X_example : ndarray of shape (n_samples, n_timesteps, n_features) or (n_timesteps, n_targets)
+            A valid ``predict`` input, stored whole as the input example: a few
+            sequences, or for a forecaster a ``y_history`` of at least its
+            ``min_history`` steps. The signature (tensor based) is inferred from it
+            and ``estimator.predict(X_example)``.
 
         Returns
         -------
