@@ -15,7 +15,7 @@ import pytest
 from keras_tuner.src.distribute import oracle_chief
 from keras_tuner.src.engine import trial as trial_module
 
-from seqtune.search import _tuner
+from seqtune.search import _chief, _tuner
 
 
 def _oracle(cls, tmp_path, **kwargs):
@@ -77,7 +77,7 @@ def test_a_dead_workers_id_keeps_keras_tuners_chief_waiting(tmp_path):
 
 def test_seqtunes_chief_knows_the_search_is_over_whatever_the_workers(tmp_path):
     oracle = _oracle(_tuner._RandomOracle, tmp_path, max_trials=1)
-    chief = _tuner.ChiefServer.__new__(_tuner.ChiefServer)  # the bookkeeping, no server
+    chief = _chief.ChiefServer.__new__(_chief.ChiefServer)  # the bookkeeping, no server
     chief.oracle, chief.stopped, chief.leases = oracle, False, {}
     trial = oracle.create_trial("tuner0")
     assert not chief.over()
@@ -109,8 +109,8 @@ def test_a_seqtune_worker_backs_off_while_the_chief_answers_idle(monkeypatch):
         oracle = Client()
         runner = type("Runner", (), {})()
 
-    monkeypatch.setattr(_tuner._Lease, "start", lambda self: None)
-    assert _tuner.run_worker(Tuner(), tuner_id="tuner0", lease_s=6.0) == 0
+    monkeypatch.setattr(_chief._Lease, "start", lambda self: None)
+    assert _chief.run_worker(Tuner(), tuner_id="tuner0", lease_s=6.0) == 0
     gaps = [b - a for a, b in zip(Tuner.oracle.asked, Tuner.oracle.asked[1:])]
     assert len(gaps) == 4 and gaps[0] >= 0.2 and gaps[-1] >= 1.0  # 0.2, 0.4, 0.8, 1.6 s
 

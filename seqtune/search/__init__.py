@@ -13,9 +13,13 @@ One module per concept, in the order a search uses them:
 ``_objective``            the objective, its direction, and a trial's score
 ``_runner``               one trial (:class:`~._runner.TrialRunner`, its ``TrialContext``)
 ``_tuner``                the Keras Tuner adapter: the ``Tuner`` subclass, the oracles,
-                          Hyperband's continuation, resume repair (the only module that
-                          touches ``keras_tuner.src``; imported lazily)
+                          Hyperband's continuation, resume repair
+``_chief``                Keras Tuner's chief with leases, and the worker loop (with
+                          ``_tuner``, the only modules that touch ``keras_tuner.src``;
+                          both imported lazily)
+``_loop``                 the search loop: in process, or a chief supervising workers
 ``_state``                resume state (``seqtune_search.json``)
+``_final``                the final model: refit, bagged fold models, or an ensemble
 ``_progress``             one line per trial, or events for a caller's display
 ``_search``               :class:`SequenceSearch`: orchestration, fitted attributes
 ========================  ==============================================================

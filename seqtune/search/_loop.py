@@ -3,7 +3,7 @@
 * :func:`run_search`: Keras Tuner's own loop, in this process (``n_jobs=1``).
 * :class:`Supervisor`: the chief's loop (``n_jobs > 1``, ``gpus``, or a
   ``chief_address``). It serves the oracle over Keras Tuner's protocol
-  (:class:`~seqtune.search._tuner.ChiefServer`), starts and watches the local workers,
+  (:class:`~seqtune.search._chief.ChiefServer`), starts and watches the local workers,
   restarts a dead one under the same tuner id (its trial runs again), records FAILED a
   trial that killed its worker three times, hands the trial of a worker whose lease
   lapsed to another, stops at the time budget, and returns when the search is over,
@@ -146,7 +146,7 @@ def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
     remote ones). ``"worker"``: this process was started by hand as a Keras Tuner
     worker (``KERASTUNER_TUNER_ID`` and the chief's address in the environment).
     """
-    from ._tuner import distributed_role
+    from ._chief import distributed_role
 
     role = distributed_role()
     if role == "worker":
@@ -322,7 +322,7 @@ class Supervisor:
             return self._serve()
 
     def _serve(self) -> dict:
-        from ._tuner import ChiefServer
+        from ._chief import ChiefServer
 
         self.server = ChiefServer(self.kt_tuner, self.address)
         chief_file = self.project_dir / CHIEF_FILENAME
@@ -448,7 +448,7 @@ class Supervisor:
 
 
 def _fatal_exit() -> int:
-    from ._tuner import FATAL_EXIT
+    from ._chief import FATAL_EXIT
 
     return FATAL_EXIT
 
@@ -499,7 +499,8 @@ def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
     tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
     job = load_job(project_dir)
     from ._runner import TrialRunner, trial_context
-    from ._tuner import make_tuner, run_worker
+    from ._chief import run_worker
+    from ._tuner import make_tuner
 
     # Keras Tuner reads its role from the environment; restore it afterwards so that a
     # worker run in-process (a notebook, a test) leaves later searches local.

@@ -375,7 +375,8 @@ class SequenceSearch(BaseEstimator):
                 fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
                 mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
         from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
-        from ._tuner import distributed_role, make_tuner, run_worker
+        from ._chief import distributed_role, run_worker
+        from ._tuner import make_tuner
 
         task, estimator, space = job["task"], job["estimator"], job["space"]
         # An MlflowTracker takes every call on its logging queue, so training never waits.
