@@ -554,6 +554,35 @@ def test_tracked_forecaster_search_logs_a_model_that_forecasts_from_its_example(
                                np.ravel(search.predict(y_history=y[-10:])), rtol=1e-6)
 
 
+def test_tracked_exogenous_forecaster_search_logs_a_model_fed_targets_then_features(tmp_path):
+    # Its example was once the target tail alone, which a forecaster fitted with X
+    # refuses: logging failed and was reported as the MLflow store failing.
+    import mlflow
+    from seqtune.forecaster import SequenceForecaster
+    from seqtune.tracking import TrackingWarning, pack_history
+
+    t = np.arange(80.0)
+    y, X = np.sin(t / 4), np.column_stack([np.cos(t / 4), t / 80])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    search = _search(tmp_path, SequenceForecaster(horizon=2, difference=1),
+                     space={"units": 4, "epochs": 1, "lookback": 9}, max_trials=1)
+    search.set_params(tracking=True, tracking_uri=uri, experiment_name="exog")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrackingWarning)
+        search.fit(y, X)
+    assert search.best_model_uri_ is not None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        model = mlflow.pyfunc.load_model(search.best_model_uri_)
+    example = np.asarray(model.input_example)
+    np.testing.assert_array_equal(example, np.column_stack([y[-10:], X[-10:]]))
+    np.testing.assert_array_equal(example, pack_history(y[-10:], X[-10:]))
+    expected = search.predict(y_history=y[-10:], X=X[-10:])
+    np.testing.assert_allclose(np.ravel(model.predict(example)), np.ravel(expected), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(n_timesteps, 3\).*Got shape \(10, 1\)"):
+        model.predict(y[-10:, None])
+
+
 def test_search_is_a_plain_sklearn_meta_estimator(tmp_path):
     from sklearn.base import clone
 

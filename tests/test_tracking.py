@@ -523,3 +523,13 @@ def test_fits_outside_track_fit_build_no_record(monkeypatch, fitted_classifier):
     with fit_listener(seen.append):
         estimator = SequenceClassifier(units=4, epochs=1, random_state=0).fit(X, y)
     assert seen == [estimator]
+
+
+def test_pack_history_puts_targets_before_features_and_checks_alignment():
+    from seqtune.tracking import pack_history
+
+    y, X = np.arange(4.0), np.arange(8.0).reshape(4, 2)
+    np.testing.assert_array_equal(pack_history(y, X), [[0, 0, 1], [1, 2, 3], [2, 4, 5], [3, 6, 7]])
+    np.testing.assert_array_equal(pack_history(y), y)
+    with pytest.raises(ValueError, match="X has 3 steps but y_history has 4"):
+        pack_history(y, X[:3])

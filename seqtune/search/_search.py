@@ -488,7 +488,7 @@ class SequenceSearch(BaseEstimator):
                 ensemble=int(self.ensemble), direction=objective.direction)
             if tracker is not None:
                 self.best_model_uri_ = tracker.log_best_model(
-                    self.best_estimator_, self._input_example(task, X, self.best_estimator_))
+                    self.best_estimator_, self._input_example(task, X, y, self.best_estimator_))
         return self
 
     # ------------------------------------------------------------ fit helpers
@@ -520,12 +520,16 @@ class SequenceSearch(BaseEstimator):
         return self.tracking
 
     @staticmethod
-    def _input_example(task: str, X: Any, estimator: Any) -> Any:
+    def _input_example(task: str, X: Any, y: Any, estimator: Any) -> Any:
         """The best model's input example: the first 5 sequences, or a forecaster's
-        shortest valid ``y_history`` (the training series' last ``min_history`` steps)."""
+        shortest valid ``y_history`` (the training series' last ``min_history`` steps,
+        with its exogenous columns after the targets when fitted with some)."""
         if task == "forecasting":
+            from seqtune.tracking import pack_history  # the layout the logged model unpacks
+
             n_steps = n_rows(X)
-            return take(X, np.arange(n_steps - min(n_steps, max(5, estimator.min_history)), n_steps))
+            tail = np.arange(n_steps - min(n_steps, max(5, estimator.min_history)), n_steps)
+            return pack_history(take(X, tail), None if y is None else take(y, tail))
         return take(X, np.arange(min(5, n_rows(X))))
 
     # ------------------------------------------------------------- delegation

@@ -11,6 +11,9 @@ from typing import Any
 
 from seqtune.device import backend_and_device
 
+from ._serving import serve_predict
+
+
 def _pip_requirements() -> list[str]:
     """Pinned requirements for serving: seqtune's runtime deps that are installed."""
     from importlib import metadata
@@ -48,7 +51,7 @@ def _log_pyfunc_model(client: Any, experiment_id: str, run_id: str | None, estim
 
     # Stored whole: the caller picks it (5 sequences, or a forecaster's full history).
     example = np.asarray(X_example)
-    signature = infer_signature(example, np.asarray(estimator.predict(example)))
+    signature = infer_signature(example, np.asarray(serve_predict(estimator, example)))
     model = client.create_logged_model(
         experiment_id, name=name, source_run_id=run_id,
         tags={"seqtune.estimator": type(estimator).__name__}, model_type="seqtune",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import mlflow.pyfunc
 import numpy as np
 
+from seqtune.tracking._serving import serve_predict
+
 __all__ = ["EstimatorPyfuncModel", "ESTIMATOR_ARTIFACT", "MODEL_CODE"]
 
 #: Key of the joblib file in the model's ``artifacts`` mapping.
@@ -35,18 +37,19 @@ class EstimatorPyfuncModel(mlflow.pyfunc.PythonModel):
     # inferring a schema from it (the tensor signature describes the 3-D input),
     # and without a hint it warns on every save and load.
     def predict(self, context, model_input: np.ndarray, params=None):  # noqa: ANN001, ANN201
-        """Return ``estimator.predict(model_input)`` unchanged.
+        """Return the estimator's predictions for ``model_input``, as :func:`serve_predict`.
 
         Parameters
         ----------
         context : mlflow.pyfunc.PythonModelContext
             Unused; the estimator was loaded in :meth:`load_context`.
-        model_input : ndarray of shape (n_samples, n_timesteps, n_features)
-            Sequences, as accepted by the estimator.
+        model_input : ndarray of shape (n_samples, n_timesteps, n_features) or (n_timesteps, n_columns)
+            Sequences, or a forecaster's ``y_history`` (with exogenous columns after
+            the targets, see :func:`pack_history`).
         params : dict, optional
             Unused; present for MLflow's interface.
         """
-        return self.estimator_.predict(model_input)
+        return serve_predict(self.estimator_, model_input)
 
 
 #: Source of the "models from code" file stored with each model: MLflow loads the

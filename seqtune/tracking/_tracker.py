@@ -273,11 +273,12 @@ class MlflowTracker(_RunStore):
         ----------
         estimator : fitted estimator
             Anything picklable with a ``predict`` method (the search's best).
-        X_example : ndarray of shape (n_samples, n_timesteps, n_features) or (n_timesteps, n_targets)
-            A valid ``predict`` input, stored whole as the input example: a few
+        X_example : ndarray of shape (n_samples, n_timesteps, n_features) or (n_timesteps, n_columns)
+            A valid model input, stored whole as the input example: a few
             sequences, or for a forecaster a ``y_history`` of at least its
-            ``min_history`` steps. The signature (tensor based) is inferred from it
-            and ``estimator.predict(X_example)``.
+            ``min_history`` steps, with exogenous columns after the targets when it
+            was fitted with ``X`` (:func:`pack_history`). The signature (tensor
+            based) is inferred from it and the predictions for it.
 
         Returns
         -------
