@@ -560,6 +560,7 @@ def test_tracked_exogenous_forecaster_search_logs_a_model_fed_targets_then_featu
     import mlflow
     from seqtune.forecaster import SequenceForecaster
     from seqtune.tracking import TrackingWarning, pack_history
+    from seqtune.tracking._serving import serve_predict
 
     t = np.arange(80.0)
     y, X = np.sin(t / 4), np.column_stack([np.cos(t / 4), t / 80])
@@ -579,8 +580,11 @@ def test_tracked_exogenous_forecaster_search_logs_a_model_fed_targets_then_featu
     np.testing.assert_array_equal(example, pack_history(y[-10:], X[-10:]))
     expected = search.predict(y_history=y[-10:], X=X[-10:])
     np.testing.assert_allclose(np.ravel(model.predict(example)), np.ravel(expected), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"shape \(n_timesteps, 3\).*Got shape \(10, 1\)"):
+    # The signature refuses the target column alone; so does the wrapper behind it.
+    with pytest.raises(mlflow.exceptions.MlflowException, match=r"expected shape \(-1, 3\)"):
         model.predict(y[-10:, None])
+    with pytest.raises(ValueError, match=r"shape \(n_timesteps, 3\).*Got shape \(10, 1\)"):
+        serve_predict(search.best_estimator_, y[-10:, None])
 
 
 def test_search_is_a_plain_sklearn_meta_estimator(tmp_path):
