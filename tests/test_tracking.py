@@ -484,6 +484,19 @@ def test_best_model_is_a_pyfunc_with_identical_predictions(store, tmp_path, monk
     np.testing.assert_array_equal(registered.predict(X), estimator.predict(X))
 
 
+def test_a_model_that_cannot_predict_its_example_is_not_blamed_on_the_store(store, tmp_path,
+                                                                          fitted_classifier):
+    estimator, X = fitted_classifier
+    tracker = MlflowTracker(store, "exp")
+    _start(tracker, tmp_path / "proj")
+    with pytest.warns(TrackingWarning, match=r"best model was not logged.*predict failed on the "
+                      r"input example of shape \(5, 6, 9\) \(ValueError: .*9") as caught:
+        assert tracker.log_best_model(estimator, np.zeros((5, 6, 9), dtype="float32")) is None
+    assert not any("MLflow tracking at" in str(w.message) for w in caught)
+    assert not tracker.offline and tracker.last_error is None  # the store is not backed off
+    assert tracker.log_best_model(estimator, X[:5]).startswith("models:/")
+
+
 def test_track_fit_logs_one_run_per_fit(store, fitted_classifier):
     from seqtune import SequenceClassifier
 

@@ -34,11 +34,12 @@ def _pip_requirements() -> list[str]:
 
 
 def _log_pyfunc_model(client: Any, experiment_id: str, run_id: str | None, estimator: Any,
-                      X_example: Any, *, name: str) -> str:
+                      X_example: Any, *, name: str, predictions: Any = None) -> str:
     """Save ``estimator`` as a pyfunc model and log it as an MLflow 3 logged model.
 
     Mirrors what ``mlflow.pyfunc.log_model`` does, but through an explicit client
-    instead of the global active run.
+    instead of the global active run. ``predictions`` (the model's output for
+    ``X_example``, for the signature) is computed when not given.
     """
     import joblib
     import numpy as np
@@ -51,7 +52,9 @@ def _log_pyfunc_model(client: Any, experiment_id: str, run_id: str | None, estim
 
     # Stored whole: the caller picks it (5 sequences, or a forecaster's full history).
     example = np.asarray(X_example)
-    signature = infer_signature(example, np.asarray(serve_predict(estimator, example)))
+    if predictions is None:
+        predictions = serve_predict(estimator, example)
+    signature = infer_signature(example, np.asarray(predictions))
     model = client.create_logged_model(
         experiment_id, name=name, source_run_id=run_id,
         tags={"seqtune.estimator": type(estimator).__name__}, model_type="seqtune",

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seqtune.records import read_trial_records
 
 from ._common import (
@@ -26,6 +28,7 @@ from ._common import (
 from ._model import _log_pyfunc_model
 from ._queue import LoggingQueue
 from ._records import _log_record_run
+from ._serving import serve_predict
 from ._report import _warm_plotting, log_summary
 from ._store import _RunStore
 
@@ -285,8 +288,22 @@ class MlflowTracker(_RunStore):
         str or None
             ``models:/<model_id>``, loadable with ``mlflow.pyfunc.load_model`` and
             registrable with ``mlflow.register_model(uri, name)``; None when the
-            store could not be reached.
+            store could not be reached, or when the model's predict fails on
+            ``X_example`` (a :class:`TrackingWarning` says which).
         """
+        # A model that cannot predict its own example is the model's fault, not the
+        # store's: say so, and leave the store's back-off alone.
+        try:
+            predictions = np.asarray(serve_predict(estimator, np.asarray(X_example)))
+        except Exception as exc:  # tracking must never stop a search
+            warnings.warn(
+                f"The best model was not logged to MLflow: its predict failed on the input "
+                f"example of shape {np.shape(X_example)} ({type(exc).__name__}: "
+                f"{str(exc)[:300]}). The search's results are unaffected.",
+                TrackingWarning, stacklevel=2,
+            )
+            return None
+
         def _log_model() -> str | None:
             with self._lock:
                 result: list[str] = []
@@ -295,7 +312,8 @@ class MlflowTracker(_RunStore):
                     self._ensure_parent(mark_running=False)
                     result.append(
                         _log_pyfunc_model(self._client, self._experiment_id, self._parent_run_id,
-                                          estimator, X_example, name="best_model")
+                                          estimator, X_example, name="best_model",
+                                          predictions=predictions)
                     )
 
                 self._guarded(_log, force=True)
