@@ -528,26 +528,31 @@ def test_search_logged_to_mlflow_and_resume_reattaches(tmp_path, clf_data):
     assert len(parents) == 1 and len(children) == 3
 
 
-def test_tracked_forecaster_search_logs_a_model_that_forecasts_from_its_example(tmp_path):
-    # The input example was once the first 5 steps: too short a y_history for any
-    # lookback over 5, so no forecasting search logged its best model.
+def _tracked_forecaster_search(tmp_path, *fit_args):
+    """A tracked 1-trial forecasting search (lookback 9, differenced) and its logged model."""
     import mlflow
     from seqtune.forecaster import SequenceForecaster
     from seqtune.tracking import TrackingWarning
 
-    y = np.sin(np.arange(80.0) / 4)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     search = _search(tmp_path, SequenceForecaster(horizon=2, difference=1),
                      space={"units": 4, "epochs": 1, "lookback": 9}, max_trials=1)
     search.set_params(tracking=True, tracking_uri=uri, experiment_name="forecast")
     with warnings.catch_warnings():
         warnings.simplefilter("error", TrackingWarning)
-        search.fit(y)
-    assert search.best_estimator_.min_history == 10  # lookback 9 + 1 lost to differencing
+        search.fit(*fit_args)
     assert search.best_model_uri_ is not None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
-        model = mlflow.pyfunc.load_model(search.best_model_uri_)
+        return search, mlflow.pyfunc.load_model(search.best_model_uri_)
+
+
+def test_tracked_forecaster_search_logs_a_model_that_forecasts_from_its_example(tmp_path):
+    # The input example was once the first 5 steps: too short a y_history for any
+    # lookback over 5, so no forecasting search logged its best model.
+    y = np.sin(np.arange(80.0) / 4)
+    search, model = _tracked_forecaster_search(tmp_path, y)
+    assert search.best_estimator_.min_history == 10  # lookback 9 + 1 lost to differencing
     example = model.input_example
     np.testing.assert_array_equal(np.ravel(example), y[-10:])
     np.testing.assert_allclose(np.ravel(model.predict(np.asarray(example))),
@@ -558,23 +563,12 @@ def test_tracked_exogenous_forecaster_search_logs_a_model_fed_targets_then_featu
     # Its example was once the target tail alone, which a forecaster fitted with X
     # refuses: logging failed and was reported as the MLflow store failing.
     import mlflow
-    from seqtune.forecaster import SequenceForecaster
-    from seqtune.tracking import TrackingWarning, pack_history
+    from seqtune.tracking import pack_history
     from seqtune.tracking._serving import serve_predict
 
     t = np.arange(80.0)
     y, X = np.sin(t / 4), np.column_stack([np.cos(t / 4), t / 80])
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    search = _search(tmp_path, SequenceForecaster(horizon=2, difference=1),
-                     space={"units": 4, "epochs": 1, "lookback": 9}, max_trials=1)
-    search.set_params(tracking=True, tracking_uri=uri, experiment_name="exog")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", TrackingWarning)
-        search.fit(y, X)
-    assert search.best_model_uri_ is not None
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        model = mlflow.pyfunc.load_model(search.best_model_uri_)
+    search, model = _tracked_forecaster_search(tmp_path, y, X)
     example = np.asarray(model.input_example)
     np.testing.assert_array_equal(example, np.column_stack([y[-10:], X[-10:]]))
     np.testing.assert_array_equal(example, pack_history(y[-10:], X[-10:]))

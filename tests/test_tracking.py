@@ -19,7 +19,6 @@ from mlflow.entities import LoggedModelStatus  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from _tracking_helpers import free_port, make_record, write_records  # noqa: E402
-from seqtune import tracking  # noqa: E402
 from seqtune.tracking import (  # noqa: E402
     MlflowTracker,
     TrackingWarning,
