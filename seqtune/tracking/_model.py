@@ -11,8 +11,6 @@ from typing import Any
 
 from seqtune.device import backend_and_device
 
-from ._serving import serve_predict
-
 
 def _pip_requirements() -> list[str]:
     """Pinned requirements for serving: seqtune's runtime deps that are installed."""
@@ -34,12 +32,12 @@ def _pip_requirements() -> list[str]:
 
 
 def _log_pyfunc_model(client: Any, experiment_id: str, run_id: str | None, estimator: Any,
-                      X_example: Any, *, name: str, predictions: Any = None) -> str:
+                      X_example: Any, predictions: Any, *, name: str) -> str:
     """Save ``estimator`` as a pyfunc model and log it as an MLflow 3 logged model.
 
     Mirrors what ``mlflow.pyfunc.log_model`` does, but through an explicit client
-    instead of the global active run. ``predictions`` (the model's output for
-    ``X_example``, for the signature) is computed when not given.
+    instead of the global active run. ``predictions`` is the model's output for
+    ``X_example``; the signature is inferred from the two.
     """
     import joblib
     import numpy as np
@@ -52,8 +50,6 @@ def _log_pyfunc_model(client: Any, experiment_id: str, run_id: str | None, estim
 
     # Stored whole: the caller picks it (5 sequences, or a forecaster's full history).
     example = np.asarray(X_example)
-    if predictions is None:
-        predictions = serve_predict(estimator, example)
     signature = infer_signature(example, np.asarray(predictions))
     model = client.create_logged_model(
         experiment_id, name=name, source_run_id=run_id,

@@ -28,8 +28,8 @@ from ._common import (
 from ._model import _log_pyfunc_model
 from ._queue import LoggingQueue
 from ._records import _log_record_run
-from ._serving import serve_predict
 from ._report import _warm_plotting, log_summary
+from ._serving import serve_predict
 from ._store import _RunStore
 
 __all__ = ["MlflowTracker", "sync_directory"]
@@ -312,8 +312,7 @@ class MlflowTracker(_RunStore):
                     self._ensure_parent(mark_running=False)
                     result.append(
                         _log_pyfunc_model(self._client, self._experiment_id, self._parent_run_id,
-                                          estimator, X_example, name="best_model",
-                                          predictions=predictions)
+                                          estimator, X_example, predictions, name="best_model")
                     )
 
                 self._guarded(_log, force=True)
