@@ -581,6 +581,33 @@ def test_tracked_exogenous_forecaster_search_logs_a_model_fed_targets_then_featu
         serve_predict(search.best_estimator_, y[-10:, None])
 
 
+def test_tracked_search_on_variable_length_sequences_logs_a_model_fed_nan_padded_input(tmp_path):
+    # numpy cannot make one array of sequences of different lengths, so such a search's
+    # best model was never logged (and the warning blamed the store).
+    import mlflow
+    from seqtune.tracking import TrackingWarning, pack_sequences
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(int(n), 2)).astype("float32") for n in rng.integers(4, 12, size=30)]
+    y = np.array([int(x[:, 0].mean() > 0) for x in X])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    search = _search(tmp_path, space=TINY, max_trials=1)
+    search.set_params(tracking=True, tracking_uri=uri, experiment_name="ragged")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrackingWarning)
+        search.fit(X, y)
+    assert search.best_model_uri_ is not None
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        model = mlflow.pyfunc.load_model(search.best_model_uri_)
+    example = np.asarray(model.input_example)
+    lengths = [len(x) for x in X[:5]]
+    assert example.shape == (5, max(lengths), 2)
+    assert [int((~np.isnan(e).all(axis=1)).sum()) for e in example] == lengths
+    packed = pack_sequences(X[:8])
+    np.testing.assert_array_equal(model.predict(packed), search.predict(X[:8]))
+
+
 def test_search_is_a_plain_sklearn_meta_estimator(tmp_path):
     from sklearn.base import clone
 

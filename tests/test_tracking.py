@@ -545,3 +545,13 @@ def test_pack_history_puts_targets_before_features_and_checks_alignment():
     np.testing.assert_array_equal(pack_history(y), y)
     with pytest.raises(ValueError, match="X has 3 steps but y_history has 4"):
         pack_history(y, X[:3])
+
+
+def test_pack_sequences_nan_pads_different_lengths_and_keeps_one_length_as_is():
+    from seqtune.tracking import pack_sequences
+
+    packed = pack_sequences([np.ones((2, 1)), np.arange(3.0)])
+    assert packed.shape == (2, 3, 1)
+    np.testing.assert_array_equal(packed[:, :, 0], [[1, 1, np.nan], [0, 1, 2]])
+    same = np.zeros((4, 5, 2))
+    np.testing.assert_array_equal(pack_sequences(same), same)

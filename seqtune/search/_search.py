@@ -521,16 +521,17 @@ class SequenceSearch(BaseEstimator):
 
     @staticmethod
     def _input_example(task: str, X: Any, y: Any, estimator: Any) -> Any:
-        """The best model's input example: the first 5 sequences, or a forecaster's
+        """The best model's input example: the first 5 sequences (padded), or a forecaster's
         shortest valid ``y_history`` (the training series' last ``min_history`` steps,
         with its exogenous columns after the targets when fitted with some)."""
-        if task == "forecasting":
-            from seqtune.tracking import pack_history  # the layout the logged model unpacks
+        # The layouts the logged model unpacks: NaN-padded sequences, exogenous columns.
+        from seqtune.tracking import pack_history, pack_sequences
 
+        if task == "forecasting":
             n_steps = n_rows(X)
             tail = np.arange(n_steps - min(n_steps, max(5, estimator.min_history)), n_steps)
             return pack_history(take(X, tail), None if y is None else take(y, tail))
-        return take(X, np.arange(min(5, n_rows(X))))
+        return pack_sequences(take(X, np.arange(min(5, n_rows(X)))))
 
     # ------------------------------------------------------------- delegation
     def _check_refitted(self) -> Any:

@@ -1,9 +1,11 @@
 """The one array a logged model takes, and how it reaches the estimator's ``predict``.
 
-A pyfunc model has a single input. Sequences and a forecaster's ``y_history`` pass
-through unchanged; a forecaster fitted with exogenous features takes them as extra
-columns after the targets (:func:`pack_history`), which :func:`serve_predict` splits
-again. No MLflow import here: the search builds input examples with it.
+A pyfunc model has a single input, one array. Sequences of one length and a
+forecaster's ``y_history`` pass through unchanged. Sequences of different lengths are
+NaN-padded at the end (:func:`pack_sequences`, the sentinel seqtune pads with itself),
+and a forecaster fitted with exogenous features takes them as extra columns after the
+targets (:func:`pack_history`); :func:`serve_predict` undoes both. No MLflow import
+here: the search builds input examples with it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,39 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["pack_history", "serve_predict"]
+from seqtune.sequences import pad_sequences
+
+__all__ = ["pack_history", "pack_sequences", "serve_predict"]
+
+
+def pack_sequences(X: Any) -> np.ndarray:
+    """Sequences as one array; a list of different lengths is NaN-padded at the end.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_timesteps, n_features) or list of (t_i, n_features)
+        Sequences, as the estimators accept them.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps)
+        ``X`` as an array; sequences shorter than the longest end in NaN steps.
+    """
+    try:
+        return np.asarray(X)
+    except ValueError:  # numpy refuses sequences of different lengths
+        seqs = [np.asarray(x, dtype=np.float32) for x in X]
+        seqs = [x.reshape(len(x), -1) for x in seqs]
+        return pad_sequences(seqs, max(len(x) for x in seqs))[0]
+
+
+def _unpad(values: np.ndarray) -> list[np.ndarray]:
+    """The sequences of a NaN-padded array: each without its trailing all-NaN steps."""
+    out = []
+    for x in values:
+        kept = np.flatnonzero(~np.isnan(x).all(axis=1))
+        out.append(x[: kept[-1] + 1 if len(kept) else 0])
+    return out
 
 
 def pack_history(y_history: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
@@ -53,8 +87,10 @@ def serve_predict(estimator: Any, model_input: np.ndarray) -> Any:
     estimator : fitted estimator
         A seqtune (or any scikit-learn) estimator.
     model_input : ndarray of shape (n_samples, n_timesteps, n_features) or (n_timesteps, n_columns)
-        Sequences, or a forecaster's ``y_history``; for a forecaster fitted with
-        exogenous features, ``n_columns`` is ``n_targets + n_exogenous`` (targets first).
+        Sequences (NaN steps at the end of one mark it shorter, as
+        :func:`pack_sequences` writes them), or a forecaster's ``y_history``; for a
+        forecaster fitted with exogenous features, ``n_columns`` is
+        ``n_targets + n_exogenous`` (targets first).
 
     Returns
     -------
@@ -63,7 +99,12 @@ def serve_predict(estimator: Any, model_input: np.ndarray) -> Any:
     """
     n_exogenous = int(getattr(estimator, "n_exogenous_", 0) or 0)
     if not n_exogenous:
-        return estimator.predict(model_input)
+        values = model_input
+        # Validated input never holds NaN, so NaN steps can only be pack_sequences' padding.
+        if (isinstance(values, np.ndarray) and values.ndim == 3 and values.dtype.kind == "f"
+                and np.isnan(values).any()):
+            values = _unpad(values)
+        return estimator.predict(values)
     values = np.asarray(model_input, dtype=float)
     n_targets = int(estimator.n_targets_)
     if values.ndim != 2 or values.shape[1] != n_targets + n_exogenous:

@@ -294,12 +294,15 @@ class MlflowTracker(_RunStore):
         # A model that cannot predict its own example is the model's fault, not the
         # store's: say so, and leave the store's back-off alone.
         try:
-            predictions = np.asarray(serve_predict(estimator, np.asarray(X_example)))
+            X_example = np.asarray(X_example)
+            predictions = np.asarray(serve_predict(estimator, X_example))
         except Exception as exc:  # tracking must never stop a search
+            what = (f"of shape {X_example.shape}" if isinstance(X_example, np.ndarray)
+                    else f"(a {type(X_example).__name__}, not one array)")
             warnings.warn(
                 f"The best model was not logged to MLflow: its predict failed on the input "
-                f"example of shape {np.shape(X_example)} ({type(exc).__name__}: "
-                f"{str(exc)[:300]}). The search's results are unaffected.",
+                f"example {what} ({type(exc).__name__}: {str(exc)[:300]}). The search's "
+                "results are unaffected.",
                 TrackingWarning, stacklevel=2,
             )
             return None
