@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtune.sequences import pad_sequences
+from seqtune.sequences import max_length, pad_sequences
 
 __all__ = ["pack_history", "pack_sequences", "serve_predict"]
 
@@ -37,7 +37,7 @@ def pack_sequences(X: Any) -> np.ndarray:
     except ValueError:  # numpy refuses sequences of different lengths
         seqs = [np.asarray(x, dtype=np.float32) for x in X]
         seqs = [x.reshape(len(x), -1) for x in seqs]
-        return pad_sequences(seqs, max(len(x) for x in seqs))[0]
+        return pad_sequences(seqs, max_length(seqs))[0]
 
 
 def _unpad(values: np.ndarray) -> list[np.ndarray]:
