@@ -1,4 +1,4 @@
-"""``python -m benchmarks.run --quick``: the results-table command, end to end, on tiny budgets."""
+"""The benchmark commands: ``benchmarks.run --quick`` end to end on tiny budgets, and the scripts' helpers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,3 +79,24 @@ def test_a_row_is_dirty_only_when_code_differs_from_its_commit(tmp_path):
     (tmp_path / "not_a_repo").mkdir()
     (tmp_path / "not_a_repo" / ".git").write_text("gitdir: /nonexistent\n")
     assert _commit(tmp_path / "not_a_repo") == "unknown"
+
+
+def test_fold_scores_scores_a_configuration_as_the_search_scored_it(tmp_path):
+    # benchmarks.fold_scores --pick-seeds reads "again with its seed" as the trial's own
+    # score: that holds only if one configuration, alone, is scored on the same folds.
+    from benchmarks.fold_scores import _fold_score
+    from seqtune import SequenceForecaster, SequenceSearch
+
+    y = np.sin(np.arange(90.0) / 4) + np.arange(90.0) / 30
+    estimator = SequenceForecaster(horizon=3, random_state=3)
+    search = SequenceSearch(estimator, space={"units": [4, 8], "lookback": 6, "epochs": 3},
+                            tuner="random", max_trials=2, cv="auto", directory=tmp_path / "s",
+                            tracking=False, refit=False, random_state=0, verbose=0)
+    search.fit(y)
+    score, objective, n_folds, seconds = _fold_score(
+        estimator, search.best_params_, (y,), 0, str(tmp_path / "again"))
+    assert (objective, n_folds) == ("mae", search.n_folds_) and n_folds >= 2 and seconds > 0
+    assert score == pytest.approx(search.best_score_, rel=1e-4)
+    reseeded, *_ = _fold_score(estimator.set_params(random_state=4), search.best_params_, (y,), 0,
+                               str(tmp_path / "reseeded"))
+    assert reseeded != pytest.approx(score, rel=1e-4)
