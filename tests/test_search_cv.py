@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold
 
-from seqtune import SequenceClassifier, SequenceForecaster, SequenceRegressor, SequenceSearch
+from seqtune import SequenceClassifier, SequenceForecaster, SequenceSearch
 from seqtune.ensemble import SequenceEnsembleClassifier
 
 TINY = {"units": 4, "epochs": 2, "batch_size": 16, "patience": 1}

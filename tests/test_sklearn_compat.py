@@ -1,7 +1,5 @@
 """scikit-learn's own estimator suite, plus the meta-estimators users combine us with."""
 
-import numpy as np
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from seqtune import SequenceClassifier, SequenceRegressor
