@@ -12,6 +12,7 @@ BENCHMARKS.md beside them, per backend, with the median and worst over seeds::
     python -m benchmarks.run                           # every data set, 5 seeds, JAX-or-default backend
     python -m benchmarks.run --seeds 2 --backend tensorflow gunpoint airline
     python -m benchmarks.run --render                  # only rewrite RESULTS.md from runs.jsonl
+    python -m benchmarks.run --intensify 3 airline     # SequenceSearch(intensify=3): a section of its own
     python -m benchmarks.run --quick                   # a smoke test of the whole pipeline (minutes)
 
 ``--quick`` shrinks every budget (2 trials, 2 folds, a handful of epochs, defaults fitted
@@ -111,7 +112,7 @@ def _test_score(name: str, model, test) -> dict:
 
 
 def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool,
-            directory: Path) -> dict:
+            directory: Path, intensify: int = 0) -> dict:
     """Defaults and a search on one data set and seed; the row of runs.jsonl."""
     import keras
     from sklearn.base import clone
@@ -136,9 +137,10 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     search = SequenceSearch(
         estimator, space="quick" if quick else "default", tuner="bayesian",
         max_trials=2 if quick else max_trials, time_budget=budget, cv=2 if quick else "auto",
-        directory=directory, project_name=f"{name}_seed{seed}_{keras.config.backend()}",
+        directory=directory,
+        project_name=f"{name}_seed{seed}_{keras.config.backend()}" + (f"_intensify{intensify}" if intensify else ""),
         overwrite=True, tracking=True, experiment_name="seqtune-benchmarks",
-        random_state=seed, verbose=0,
+        random_state=seed, verbose=0, intensify=intensify,
     )
     started = time.perf_counter()
     search.fit(*fit_args)
@@ -158,6 +160,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     statuses = [r["status"] for r in search.records_]
     return {
         "dataset": name, "seed": seed, "backend": keras.config.backend(), "quick": quick,
+        "intensify": intensify,
         "metric": ds.metric, "defaults": defaults_score, "searched": searched_score,
         "defaults_s": round(defaults_s, 1), "search_wall_s": round(total_s, 1),
         "trials_s": round(search_s, 1), "budget_s": budget,
@@ -219,7 +222,7 @@ def render(rows: list[dict], notes: str = "") -> str:
     latest: dict = {}
     for row in rows:
         if not row.get("quick"):
-            latest[(row["dataset"], row["backend"], row["seed"])] = row
+            latest[(row["dataset"], _variant(row), row["seed"])] = row
     lines = [
         "# seqtune results",
         "",
@@ -234,7 +237,7 @@ def render(rows: list[dict], notes: str = "") -> str:
     quick = [r for r in rows if r.get("quick")]
     if not latest and quick:
         lines += ["**Only `--quick` smoke runs are recorded: these are not results.**", ""]
-        latest = {(r["dataset"], r["backend"], r["seed"]): r for r in quick}
+        latest = {(r["dataset"], _variant(r), r["seed"]): r for r in quick}
     for name, ds in DATASETS.items():
         runs = [r for (d, _, _), r in sorted(latest.items()) if d == name]
         if not runs:
@@ -242,9 +245,9 @@ def render(rows: list[dict], notes: str = "") -> str:
         lines += [f"## {ds.title} ({ds.shape})", "",
                   f"Reported: test {ds.metric} ({'higher' if ds.better == 'max' else 'lower'} is "
                   f"better). References: {ds.references}. Target: {ds.target}.", ""]
-        for backend in sorted({r["backend"] for r in runs}):
-            mine = sorted((r for r in runs if r["backend"] == backend), key=lambda r: r["seed"])
-            lines += [f"### {backend}", "",
+        for variant in sorted({_variant(r) for r in runs}):
+            mine = sorted((r for r in runs if _variant(r) == variant), key=lambda r: r["seed"])
+            lines += [f"### {variant}", "",
                       "| seed | defaults | searched | trials (pruned) | trials s / budget | folds | final model | other final models | chosen configuration |",
                       "|---|---|---|---|---|---|---|---|---|"]
             for r in mine:
@@ -278,6 +281,12 @@ def render(rows: list[dict], notes: str = "") -> str:
     if notes.strip():
         lines += ["## Reading these figures", "", notes.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _variant(row: dict) -> str:
+    """A row's section: its backend, and the search options that differ from the table's."""
+    intensify = int(row.get("intensify") or 0)
+    return row["backend"] + (f", intensify={intensify}" if intensify else "")
 
 
 def _alternatives(row: dict, metric: str) -> str:
@@ -319,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                         help=f"wall seconds of search per data set and seed (default: {DEFAULT_BUDGET_S:.0f})")
     parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS)
+    parser.add_argument("--intensify", type=int, default=0, metavar="K",
+                        help="SequenceSearch(intensify=K): rows get a section of their own (default: 0)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny budgets, not results")
     parser.add_argument("--results", type=Path, help=f"JSON lines to append to (default: {RESULTS.relative_to(_REPO)})")
     parser.add_argument("--output", type=Path, help=f"table to write (default: {OUTPUT.relative_to(_REPO)})")
@@ -351,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.datasets or list(DATASETS):
             for seed in seeds:
                 row = run_one(name, seed, budget=budget, max_trials=args.max_trials,
-                              quick=args.quick, directory=directory)
+                              quick=args.quick, directory=directory, intensify=args.intensify)
                 with open(results, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
                 ds = DATASETS[name]

@@ -371,6 +371,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         pruning=not args.no_pruning,
         final_model=args.final_model,
         ensemble=args.ensemble,
+        intensify=args.intensify,
         n_jobs=args.n_jobs,
         gpus=args.gpus,
         trials_per_gpu=args.trials_per_gpu,
@@ -484,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--ensemble", type=int, default=1,
                       help="average up to this many configurations chosen on out-of-fold "
                            "predictions (default: 1)")
+    tune.add_argument("--intensify", type=int, default=0, metavar="K",
+                      help="train the best configuration again with 2 other weight seeds and "
+                           "rank it by the mean, up to K configurations (default: 0)")
     tune.add_argument("--param", action="append", metavar="NAME=VALUE",
                       help="fix an estimator parameter, e.g. --param epochs=50 (repeatable)")
     tune.add_argument("--random-state", type=int, help="seed of the oracle and the split")

@@ -355,7 +355,9 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
     ``epochs_run``, ``n_params``, ``seconds_per_epoch``, ``fused_kernel`` and ``error``;
     with cross-validation also ``std_score`` and ``split0_score``, ``split1_score``, ...
     (scikit-learn's ``cv_results_`` names; NaN for folds a trial did not reach or that the
-    time budget cut short).
+    time budget cut short). When some trial was re-scored with other weight seeds
+    (``SequenceSearch(intensify=...)``), also ``n_seeds`` (seeds in its score, 1 for the
+    others) and ``seed_std`` (their spread).
 
     Returns
     -------
@@ -370,6 +372,7 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
                 param_names.append(name)
     n_folds = max((int(r.get("n_folds") or 1) for r in records), default=1)
     fold_columns = ["std_score", *(f"split{i}_score" for i in range(n_folds))] if n_folds > 1 else []
+    seed_columns = ["n_seeds", "seed_std"] if any(r.get("seeds") for r in records) else []
     rows = []
     for r in sorted(records, key=_trial_order):
         row = {"trial_id": r.get("trial_id")}
@@ -383,10 +386,15 @@ def results_frame(records: Sequence[Mapping[str, Any]]):
             row["std_score"] = r.get("score_std")
             row.update({f"split{i}_score": folds[i]["score"] if i < len(folds) and folds[i] in whole
                         else float("nan") for i in range(n_folds)})
+        if seed_columns:
+            scored = [e for e in r.get("seeds") or [] if e.get("status") == TrialStatus.COMPLETED.value]
+            row["n_seeds"] = len(scored) or 1
+            row["seed_std"] = r.get("seed_std")
         rows.append(row)
-    columns = ["trial_id", *param_names, _RESULT_COLUMNS[0], *fold_columns, *_RESULT_COLUMNS[1:]]
+    columns = ["trial_id", *param_names, _RESULT_COLUMNS[0], *fold_columns, *seed_columns,
+               *_RESULT_COLUMNS[1:]]
     frame = pd.DataFrame(rows, columns=columns)
-    for column in ("score", *fold_columns):
+    for column in ("score", *fold_columns, *seed_columns):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 

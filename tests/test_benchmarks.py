@@ -100,3 +100,21 @@ def test_fold_scores_scores_a_configuration_as_the_search_scored_it(tmp_path):
     reseeded, *_ = _fold_score(estimator.set_params(random_state=4), search.best_params_, (y,), 0,
                                str(tmp_path / "reseeded"))
     assert reseeded != pytest.approx(score, rel=1e-4)
+
+
+def test_rows_of_another_search_option_get_a_section_of_their_own():
+    from benchmarks.run import render
+
+    def row(seed, intensify, mae):
+        return {"dataset": "airline", "seed": seed, "backend": "jax", "quick": False,
+                "intensify": intensify, "metric": "mae", "defaults": {"mae": 30.0},
+                "searched": {"mae": mae}, "n_trials": 40, "n_pruned": 30, "trials_s": 800.0,
+                "budget_s": 900.0, "n_folds": 3, "final_model": {"kind": "refit"},
+                "best_params": {"lookback": 24}, "date": "2026-12-03", "commit": "abc1234",
+                "keras": "3", "cpus": 2, "command": "python -m benchmarks.run airline"}
+
+    table = render([row(0, 0, 20.0), row(0, 3, 12.0), row(1, 0, 25.0)])
+    plain, intensified = table.split("### jax, intensify=3")
+    assert "### jax\n" in plain and "| 0 | 30.0 | 20.0 |" in plain and "| 1 | 30.0 | 25.0 |" in plain
+    assert "| 0 | 30.0 | 12.0 |" in intensified and "| 1 |" not in intensified
+    assert "1 seed(s), not 5" in intensified

@@ -284,6 +284,8 @@ def test_load_weights_continues_a_fit_and_warns_on_a_file_that_does_not_load(tmp
         ({"max_trials": 0}, "max_trials=0"),
         ({"time_budget": -1}, "time_budget=-1"),
         ({"validation_fraction": 1.5}, "validation_fraction=1.5"),
+        ({"intensify": -1}, "intensify=-1"),
+        ({"intensify_seeds": 0}, "intensify_seeds=0"),
         ({"objective": "banana"}, "Cannot tell whether objective='banana'"),
         ({"objective": "mase"}, "objective='mase' is not available for classification"),
         ({"objective": "r2"}, "objective='r2' is not available for classification"),

@@ -293,6 +293,8 @@ class Supervisor:
         Seconds after which a trial still open is recorded FAILED, heartbeat or not.
     deadline : float or None
         ``time.monotonic()`` at which no new trial starts.
+    reserve : callable, optional
+        Seconds kept back before ``deadline`` for the re-scoring after the trials.
     on_trial_end : callable
         Called with each trial's record once the oracle accepted its end.
     backend : str
@@ -302,13 +304,15 @@ class Supervisor:
     def __init__(self, kt_tuner: Any, *, project_dir: Path, n_workers: int, address: str,
                  gpus: list[str] | None, trials_per_gpu: int, lease: float,
                  trial_timeout: float | None, deadline: float | None,
-                 on_trial_end: Callable[[dict], None], backend: str, verbose: int = 0) -> None:
+                 on_trial_end: Callable[[dict], None], backend: str, verbose: int = 0,
+                 reserve: Callable[[], float] | None = None) -> None:
         self.kt_tuner = kt_tuner
         self.project_dir = Path(project_dir)
         self.n_workers, self.address = n_workers, address
         self.gpus, self.trials_per_gpu, self.backend = gpus, trials_per_gpu, backend
         self.lease, self.trial_timeout, self.deadline = lease, trial_timeout, deadline
         self.on_trial_end, self.verbose = on_trial_end, verbose
+        self.reserve = reserve or (lambda: 0.0)
         self.deaths: Counter = Counter()  # trial id -> workers it killed
         self.fatal: str | None = None
         self.workers: list[_Worker] = []
@@ -342,7 +346,7 @@ class Supervisor:
             while True:
                 self._drain()
                 now = time.monotonic()
-                if self.deadline is not None and now >= self.deadline:
+                if self.deadline is not None and now >= self.deadline - self.reserve():
                     self.server.stop_new_trials()
                 self._watch_workers()
                 self._watch_leases(now, first_seen)

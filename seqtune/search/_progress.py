@@ -26,9 +26,9 @@ class Progress:
     time_budget : float or None
     verbose : int
     callback : callable, optional
-        Receives ``{"event": "trial_begin" | "trial_end", "trial_id", "n_done",
+        Receives ``{"event": "trial_begin" | "trial_end" | "rescore_end", "trial_id", "n_done",
         "max_trials", "best_score", "elapsed_s", "time_budget"}`` (and ``"record"``
-        at a trial's end).
+        at a trial's end, or at the end of a trial's re-run with another seed).
     earlier : iterable of dict
         Records of earlier attempts of a resumed search: they count as done.
     """
@@ -51,6 +51,10 @@ class Progress:
         self.records[record["trial_id"]] = record
         self._report("trial_end", trial_id=record["trial_id"], record=record)
 
+    def rescore_end(self, record: dict) -> None:
+        """A re-run of a trial with another weight seed ended (not a trial of its own)."""
+        self._report("rescore_end", trial_id=record["trial_id"], record=record)
+
     def _report(self, event: str, **info: Any) -> None:
         if self.callback is None and self.verbose < 1:
             return
@@ -69,12 +73,15 @@ class Progress:
         }
         if self.callback is not None:
             self.callback(state)
-        elif event == "trial_end":
+        elif event in ("trial_end", "rescore_end"):
             record = info["record"]
             score = "-" if record["score"] is None else f"{record['score']:.4g}"
             best_s = "-" if state["best_score"] is None else f"{state['best_score']:.4g}"
+            tail = f"best={best_s}" if event == "trial_end" else (
+                f"(re-scoring trial {record['tags'].get('rescore_of')} with "
+                f"random_state={record['tags'].get('random_state')})")
             print(
                 f"[seqtune] trial {record['trial_id']} {record['status'].lower()} "
-                f"{self.objective.name}={score} best={best_s} elapsed={elapsed:.1f}s",
+                f"{self.objective.name}={score} {tail} elapsed={elapsed:.1f}s",
                 flush=True,
             )

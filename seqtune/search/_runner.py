@@ -244,11 +244,20 @@ class TrialRunner:
             A problem every trial would have (a missing module, an objective the
             estimator does not record); the search stops.
         """
+        return self.run_params(trial_id, self.params_for(hp), trial_dir,
+                               continuation=continuation, on_fold_fitted=on_fold_fitted)
+
+    def run_params(self, trial_id: str, params: Mapping[str, Any], trial_dir: Path, *,
+                   continuation: Continuation | None = None,
+                   on_fold_fitted: Callable[[int, Any], None] | None = None,
+                   tags: Mapping[str, Any] | None = None) -> TrialOutcome:
+        """:meth:`run` with the estimator parameters given as they are (a re-scored
+        configuration, :mod:`._intensify`); ``tags`` go into the record's tags."""
         import keras_tuner as kt
 
         ctx = self.context
-        params = self.params_for(hp)
-        previous = read_record(trial_dir / RECORD_FILENAME)
+        params = dict(params)
+        previous = read_record(Path(trial_dir) / RECORD_FILENAME)
         if self._finished_before(previous, params):
             # Killed after this trial finished but before Keras Tuner saved that fact:
             # reuse the result instead of training again.
@@ -256,6 +265,7 @@ class TrialRunner:
             return TrialOutcome(previous, reused=True)
 
         record = self._new_record(trial_id, params)
+        record["tags"].update(tags or {})
         record["folds"] = self._resumable_folds(previous, params, trial_dir)
         if record["folds"]:
             record["history"] = previous.get("history") or {}
@@ -382,10 +392,9 @@ class TrialRunner:
         folds = record["folds"]
         whole = [f for f in folds if not f["cut"]] or folds  # a cut fold counts only alone
         scores = [f["score"] for f in whole]
-        history, worker = record["history"], record["tags"].get("worker")
+        history, own_tags = record["history"], dict(record["tags"])
         record.update(fit_summary(estimator))
-        if worker is not None:
-            record["tags"]["worker"] = worker
+        record["tags"].update(own_tags)  # the worker's id, a re-scored trial's origin
         record.update(
             history=history,
             score=float(np.mean(scores)),

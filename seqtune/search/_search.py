@@ -22,14 +22,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from seqtune import device
 from seqtune.fingerprint import dataset_fingerprint
 from seqtune.records import (
     best_record,
     read_trial_records,
     results_frame,
 )
-from seqtune.splits import n_rows, take
+from seqtune.splits import n_rows
 from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_final_model
@@ -38,6 +37,7 @@ from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialRunner, trial_context
 from ._state import check_resume, write_state
+from ._track import is_mlflow_tracker, make_tracker, start_tracking
 from ._task import estimator_task, make_folds, narrow_space, resolve_cv, warn_recurrent_dropout
 
 __all__ = ["SequenceSearch"]
@@ -126,6 +126,17 @@ class SequenceSearch(BaseEstimator):
         Average up to this many configurations, chosen greedily on their
         out-of-fold predictions (Caruana ensemble selection; classifiers and
         regressors), each built as ``final_model`` says.
+    intensify : int, default=0
+        After the trials, train the best configuration again on the same folds with
+        ``intensify_seeds`` other weight seeds (its ``random_state`` + 1000, + 2000...)
+        and rank it by the mean over its seeds; when that mean falls below another
+        trial's score, re-score that one too, up to ``intensify`` configurations (the
+        best trial's score is otherwise partly one seed's luck). Re-runs are records
+        ``<trial_id>.seed<j>``, tracked as child runs, resumed like trials, and count
+        against ``time_budget``: no trial starts once the time left is what re-scoring
+        the best ``intensify`` trials so far would take. They run in this process.
+    intensify_seeds : int, default=2
+        Fresh weight seeds per re-scored configuration.
     n_jobs : int, default=1
         Worker processes on this machine (-1: one per CPU core). Above 1, this process
         becomes Keras Tuner's chief on 127.0.0.1 (or ``chief_address``), writes the data
@@ -225,6 +236,8 @@ class SequenceSearch(BaseEstimator):
         "pruning": ["boolean"],
         "final_model": [StrOptions(set(FINAL_MODELS))],
         "ensemble": [Interval(Integral, 1, None, closed="left")],
+        "intensify": [Interval(Integral, 0, None, closed="left")],
+        "intensify_seeds": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
         "gpus": [str, "array-like", None],
         "trials_per_gpu": [Interval(Integral, 1, None, closed="left")],
@@ -261,6 +274,8 @@ class SequenceSearch(BaseEstimator):
         pruning: bool = True,
         final_model: str = "auto",
         ensemble: int = 1,
+        intensify: int = 0,
+        intensify_seeds: int = 2,
         n_jobs: int | None = 1,
         gpus: Any = None,
         trials_per_gpu: int = 1,
@@ -289,6 +304,8 @@ class SequenceSearch(BaseEstimator):
         self.pruning = pruning
         self.final_model = final_model
         self.ensemble = ensemble
+        self.intensify = intensify
+        self.intensify_seeds = intensify_seeds
         self.n_jobs = n_jobs
         self.gpus = gpus
         self.trials_per_gpu = trials_per_gpu
@@ -359,7 +376,8 @@ class SequenceSearch(BaseEstimator):
             max_epochs=self._max_epochs(space, estimator), lease=float(self.lease),
         )
         # A worker started by hand (Keras Tuner's variables) reports to the chief, which logs.
-        tracker = None if mode == "worker" else self._make_tracker()
+        tracker = None if mode == "worker" else make_tracker(self.tracking, self.tracking_uri,
+                                                           self.experiment_name)
         try:
             return self._search(X, y, job=job, folds=folds, project_dir=project_dir,
                                 fingerprint=fingerprint, tracker=tracker,
@@ -374,32 +392,42 @@ class SequenceSearch(BaseEstimator):
     def _search(self, X: Any, y: Any, *, job: dict, folds: list, project_dir: Path,
                 fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
                 mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
+        from seqtune.tracking._serving import input_example
+
+        from ._intensify import Intensifier
         from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
         from ._chief import distributed_role, run_worker
         from ._tuner import make_tuner
 
         task, estimator, space = job["task"], job["estimator"], job["space"]
         # An MlflowTracker takes every call on its logging queue, so training never waits.
-        later = {"wait": False} if _is_mlflow_tracker(tracker) else {}
+        later = {"wait": False} if is_mlflow_tracker(tracker) else {}
         context = trial_context(job, folds=folds)
         objective = context.objective
         progress = Progress(objective=objective, max_trials=self.max_trials,
                             time_budget=self.time_budget, verbose=self.verbose,
                             callback=trial_callback)
 
-        def trial_ended(record: dict) -> None:
+        def trial_ended(record: dict, rescored: bool = False) -> None:
             if tracker is not None:
                 tracker.log_trial(copy.deepcopy(record))
+            if rescored:
+                progress.rescore_end(record)
+                return
             progress.trial_end(record)
+            intensifier.observe(list(progress.records.values()))
 
         runner = TrialRunner(context, on_begin=progress.trial_begin, on_end=trial_ended)
+        intensifier = Intensifier(context, project_dir, n_configs=int(self.intensify),
+                                  n_seeds=int(self.intensify_seeds),
+                                  on_end=lambda record: trial_ended(record, rescored=True))
         kt_tuner = make_tuner(
             runner, tuner=self.tuner, deadline=context.deadline, directory=str(self.directory),
             # Keras Tuner deletes the directory on overwrite: a worker must never (it is shared).
             project_name=project_dir.name, overwrite=bool(self.overwrite) and mode != "worker",
             seed=job["seed"],
             max_trials=int(self.max_trials), max_consecutive_failures=int(self.max_consecutive_failures),
-            max_epochs=job["max_epochs"],
+            max_epochs=job["max_epochs"], reserve=intensifier.reserve,
         )
         write_state(project_dir, overwrite=bool(self.overwrite) and mode != "worker", tuner=self.tuner,
                     estimator=type(self.estimator).__name__,
@@ -409,26 +437,12 @@ class SequenceSearch(BaseEstimator):
         warn_recurrent_dropout(space, estimator)
         earlier = read_trial_records(project_dir)  # a resumed search: its earlier trials count
         progress.records.update({r["trial_id"]: r for r in earlier})
+        intensifier.observe(earlier)
         if tracker is not None:
-            tracker.start_search(
-                str(project_dir), run_name=project_dir.name,
-                params={
-                    "tuner": self.tuner, "max_trials": self.max_trials,
-                    "time_budget": self.time_budget, "objective": objective.name,
-                    "objective_direction": objective.direction,
-                    "validation_fraction": self.validation_fraction,
-                    "cv": repr(self.cv), "n_folds": len(context.folds), "pruning": self.pruning,
-                    "final_model": job["final_model"], "ensemble": self.ensemble,
-                    "n_jobs": n_workers or 1,
-                    "estimator": type(self.estimator).__name__,
-                    **{f"estimator.{k}": v for k, v in self.estimator.get_params().items()},
-                },
-                # The tracker adds keras_backend itself; device here is the readable name.
-                tags={"device": device.device_name(), "task": task},
-                space_yaml=space.to_yaml(), fingerprint=fingerprint, **later,
-            )
-            if earlier:  # log what an earlier attempt left out
-                tracker.sync(str(project_dir), earlier, **later)
+            start_tracking(tracker, self, project_dir=project_dir, objective=objective, task=task,
+                           n_folds=len(context.folds), final_model=job["final_model"],
+                           n_workers=n_workers, space=space, fingerprint=fingerprint,
+                           earlier=earlier, later=later)
 
         self.workers_ = None
         if mode == "local":
@@ -446,12 +460,15 @@ class SequenceSearch(BaseEstimator):
                 trials_per_gpu=int(self.trials_per_gpu), lease=float(self.lease),
                 trial_timeout=self.trial_timeout, deadline=context.deadline,
                 on_trial_end=trial_ended, backend=_backend(), verbose=self.verbose,
+                reserve=intensifier.reserve,
             ).run()
             warn_if_stopped_by_failures(kt_tuner, int(self.max_consecutive_failures))
             if self.workers_["fatal"]:
                 raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
                                    f"every trial would hit:\n{self.workers_['fatal']}")
         self.records_ = collect_records(project_dir, known_trials(kt_tuner), runner)
+        if mode != "worker":  # the chief re-scores, once every trial has ended
+            self.records_ = intensifier.run(self.records_)
         self.results_ = results_frame(self.records_)
         self.objective_ = {"name": objective.name, "direction": objective.direction}
         self.space_ = space
@@ -488,7 +505,7 @@ class SequenceSearch(BaseEstimator):
                 ensemble=int(self.ensemble), direction=objective.direction)
             if tracker is not None:
                 self.best_model_uri_ = tracker.log_best_model(
-                    self.best_estimator_, self._input_example(task, X, y, self.best_estimator_))
+                    self.best_estimator_, input_example(task, X, y, self.best_estimator_))
         return self
 
     # ------------------------------------------------------------ fit helpers
@@ -509,29 +526,6 @@ class SequenceSearch(BaseEstimator):
         """Hyperband's budget: the space's fixed ``epochs`` (e.g. 300), else the estimator's."""
         fixed = space["epochs"] if "epochs" in space else None
         return int(getattr(fixed, "value", None) or estimator.get_params().get("epochs", 10))
-
-    def _make_tracker(self) -> Any:
-        if self.tracking is False or self.tracking is None:
-            return None
-        if self.tracking is True:
-            from seqtune.tracking import MlflowTracker
-
-            return MlflowTracker(tracking_uri=self.tracking_uri, experiment_name=self.experiment_name)
-        return self.tracking
-
-    @staticmethod
-    def _input_example(task: str, X: Any, y: Any, estimator: Any) -> Any:
-        """The best model's input example: the first 5 sequences (padded), or a forecaster's
-        shortest valid ``y_history`` (the training series' last ``min_history`` steps,
-        with its exogenous columns after the targets when fitted with some)."""
-        # The layouts the logged model unpacks: NaN-padded sequences, exogenous columns.
-        from seqtune.tracking import pack_history, pack_sequences
-
-        if task == "forecasting":
-            n_steps = n_rows(X)
-            tail = np.arange(n_steps - min(n_steps, max(5, estimator.min_history)), n_steps)
-            return pack_history(take(X, tail), None if y is None else take(y, tail))
-        return pack_sequences(take(X, np.arange(min(5, n_rows(X)))))
 
     # ------------------------------------------------------------- delegation
     def _check_refitted(self) -> Any:
@@ -576,14 +570,6 @@ class SequenceSearch(BaseEstimator):
         tags.estimator_type = inner.estimator_type
         tags.non_deterministic = True
         return tags
-
-
-def _is_mlflow_tracker(tracker: Any) -> bool:
-    if tracker is None:
-        return False
-    from seqtune.tracking import MlflowTracker
-
-    return isinstance(tracker, MlflowTracker)
 
 
 def _backend() -> str:

@@ -18,6 +18,7 @@ modules that touch Keras Tuner's private API (``keras_tuner.src``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +199,19 @@ class SeqTuner(kt.Tuner):
     runner : TrialRunner
     deadline : float or None
         ``time.monotonic()`` value after which no trial starts.
+    reserve : callable, optional
+        Seconds kept back before ``deadline`` for what runs after the trials (the
+        re-scoring of :mod:`._intensify`); called before each trial.
     **kwargs
         ``oracle``, ``directory``, ``project_name``, ``overwrite``: as for
         ``keras_tuner.Tuner``.
     """
 
-    def __init__(self, runner: TrialRunner, *, deadline: float | None, **kwargs: Any) -> None:
+    def __init__(self, runner: TrialRunner, *, deadline: float | None,
+                 reserve: Callable[[], float] | None = None, **kwargs: Any) -> None:
         self.runner = runner
         self.deadline = deadline
+        self.reserve = reserve
         super().__init__(hypermodel=_SpaceHyperModel(runner.context.space), **kwargs)
 
     @property
@@ -217,7 +223,9 @@ class SeqTuner(kt.Tuner):
     def pre_create_trial(self):
         # A distributed worker must keep asking the chief until it answers STOPPED,
         # or the chief waits for it forever; the chief enforces the budget instead.
-        if self.deadline is not None and time.monotonic() >= self.deadline and not self.is_worker:
+        if self.is_worker or self.deadline is None:
+            return
+        if time.monotonic() >= self.deadline - (self.reserve() if self.reserve else 0.0):
             raise BudgetExhausted
 
     def on_trial_begin(self, trial):
@@ -275,7 +283,8 @@ class SeqTuner(kt.Tuner):
 
 def make_tuner(runner: TrialRunner, *, tuner: str, deadline: float | None, directory: str,
                project_name: str, overwrite: bool, seed: int | None, max_trials: int,
-               max_consecutive_failures: int, max_epochs: int) -> SeqTuner:
+               max_consecutive_failures: int, max_epochs: int,
+               reserve: Callable[[], float] | None = None) -> SeqTuner:
     """Build the oracle and the tuner; a resumable search is reloaded from its directory.
 
     Raises
@@ -287,7 +296,7 @@ def make_tuner(runner: TrialRunner, *, tuner: str, deadline: float | None, direc
                           max_trials=max_trials, max_consecutive_failures=max_consecutive_failures,
                           max_epochs=max_epochs)
     try:
-        kt_tuner = SeqTuner(runner, deadline=deadline, oracle=oracle, directory=directory,
+        kt_tuner = SeqTuner(runner, deadline=deadline, reserve=reserve, oracle=oracle, directory=directory,
                             project_name=project_name, overwrite=overwrite)
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         error = unreadable_state(Path(directory) / project_name)

@@ -16,7 +16,7 @@ import numpy as np
 
 from seqtune.sequences import max_length, pad_sequences
 
-__all__ = ["pack_history", "pack_sequences", "serve_predict"]
+__all__ = ["input_example", "pack_history", "pack_sequences", "serve_predict"]
 
 
 def pack_sequences(X: Any) -> np.ndarray:
@@ -77,6 +77,34 @@ def pack_history(y_history: np.ndarray, X: np.ndarray | None = None) -> np.ndarr
             "features are aligned step by step with the targets, so pass as many of each."
         )
     return np.column_stack([y_values.reshape(len(y_values), -1), x_values.reshape(len(x_values), -1)])
+
+
+def input_example(task: str, X: Any, y: Any, estimator: Any) -> np.ndarray:
+    """The logged model's input example, from the data a search was fitted on.
+
+    Parameters
+    ----------
+    task : {"classification", "regression", "forecasting"}
+    X, y : array-like
+        The search's ``fit`` arguments: sequences and targets, or a forecaster's series
+        of shape (n_timesteps,) or (n_timesteps, n_targets) and its exogenous features.
+    estimator : fitted estimator
+        The final model (a forecaster's ``min_history`` sets the example's length).
+
+    Returns
+    -------
+    ndarray
+        The first 5 sequences, NaN-padded, of shape (5, n_timesteps, n_features); or a
+        forecaster's shortest valid ``y_history`` (the series' last ``min_history``
+        steps, at least 5), with its exogenous columns after the targets.
+    """
+    from seqtune.splits import n_rows, take
+
+    if task == "forecasting":
+        n_steps = n_rows(X)
+        tail = np.arange(n_steps - min(n_steps, max(5, estimator.min_history)), n_steps)
+        return pack_history(take(X, tail), None if y is None else take(y, tail))
+    return pack_sequences(take(X, np.arange(min(5, n_rows(X)))))
 
 
 def serve_predict(estimator: Any, model_input: np.ndarray) -> Any:
