@@ -21,6 +21,15 @@ def seq3d():
     return X, y
 
 
+@pytest.fixture(scope="session")
+def clf36():
+    """36 sequences of 8 steps x 2 features; label = sign of feature 0's mean (read-only)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(36, 8, 2)).astype("float32")
+    y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
+    return X, y
+
+
 @pytest.fixture
 def ragged():
     """30 univariate sequences of 5..14 steps, with labels and real-valued targets."""

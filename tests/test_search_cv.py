@@ -17,14 +17,6 @@ from seqtune.ensemble import SequenceEnsembleClassifier
 TINY = {"units": 4, "epochs": 2, "batch_size": 16, "patience": 1}
 
 
-@pytest.fixture(scope="module")
-def clf_data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(36, 8, 2)).astype("float32")
-    y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
-    return X, y
-
-
 def _search(tmp_path, estimator=None, **kwargs):
     kwargs.setdefault("space", {**TINY, "learning_rate": [0.01, 0.003]})
     kwargs.setdefault("max_trials", 2)
@@ -34,8 +26,8 @@ def _search(tmp_path, estimator=None, **kwargs):
                           random_state=0, verbose=0, **kwargs)
 
 
-def test_k_fold_scores_are_recorded_per_fold_and_averaged(tmp_path, clf_data):
-    X, y = clf_data
+def test_k_fold_scores_are_recorded_per_fold_and_averaged(tmp_path, clf36):
+    X, y = clf36
     search = _search(tmp_path, refit=False, pruning=False).fit(X, y)
     assert search.n_folds_ == 3
     results = search.results_
@@ -54,8 +46,8 @@ def test_k_fold_scores_are_recorded_per_fold_and_averaged(tmp_path, clf_data):
         np.testing.assert_allclose(oof.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_a_splitter_or_index_pairs_are_used_as_given(tmp_path, clf_data):
-    X, y = clf_data
+def test_a_splitter_or_index_pairs_are_used_as_given(tmp_path, clf36):
+    X, y = clf36
     pairs = [(np.arange(12, 36), np.arange(12)), (np.arange(24), np.arange(24, 36))]
     by_pairs = _search(tmp_path / "a", cv=pairs, max_trials=1, refit=False).fit(X, y)
     assert [f["n_test"] for f in by_pairs.records_[0]["folds"]] == [12, 12]
@@ -93,15 +85,15 @@ def test_auto_cross_validates_small_data_and_holds_out_on_large(tmp_path):
     (SequenceClassifier(), True, r"cv=True is invalid"),
     (SequenceForecaster(horizon=2), KFold(3), r"does not train on the start of the series"),
 ])
-def test_bad_cv_names_the_value_and_what_is_expected(tmp_path, clf_data, estimator, cv, match):
-    X, y = clf_data
+def test_bad_cv_names_the_value_and_what_is_expected(tmp_path, clf36, estimator, cv, match):
+    X, y = clf36
     args = (np.sin(np.arange(60.0)),) if isinstance(estimator, SequenceForecaster) else (X, y)
     with pytest.raises(ValueError, match=match):
         _search(tmp_path, estimator, cv=cv, space={"units": 4, "epochs": 1}).fit(*args)
 
 
-def test_a_clearly_worse_trial_is_pruned_after_its_first_folds(tmp_path, clf_data):
-    X, y = clf_data
+def test_a_clearly_worse_trial_is_pruned_after_its_first_folds(tmp_path, clf36):
+    X, y = clf36
     # random_state=3 draws the good learning rate first; 1e-9 then hardly learns.
     space = {**TINY, "epochs": 30, "patience": 30, "learning_rate": [0.05, 1e-9]}
     search = _search(tmp_path, space=space, cv=4, refit=False).set_params(random_state=3).fit(X, y)
@@ -115,8 +107,8 @@ def test_a_clearly_worse_trial_is_pruned_after_its_first_folds(tmp_path, clf_dat
         search.results_.set_index("trial_id").loc[bad["trial_id"], "split3_score"]  # NaN
 
 
-def test_a_trial_killed_mid_way_resumes_at_its_next_fold(tmp_path, clf_data, monkeypatch):
-    X, y = clf_data
+def test_a_trial_killed_mid_way_resumes_at_its_next_fold(tmp_path, clf36, monkeypatch):
+    X, y = clf36
     calls = {"n": 0}
     real_fit = SequenceClassifier.fit
 
@@ -142,8 +134,8 @@ def test_a_trial_killed_mid_way_resumes_at_its_next_fold(tmp_path, clf_data, mon
     assert isinstance(search.best_estimator_, SequenceEnsembleClassifier)
 
 
-def test_bagged_final_model_averages_the_fold_models_and_pickles(tmp_path, clf_data):
-    X, y = clf_data
+def test_bagged_final_model_averages_the_fold_models_and_pickles(tmp_path, clf36):
+    X, y = clf36
     search = _search(tmp_path, final_model="bag").fit(X, y)
     assert search.final_model_ == {"kind": "bag", "n_models": 3}
     bag = search.best_estimator_
@@ -155,8 +147,8 @@ def test_bagged_final_model_averages_the_fold_models_and_pickles(tmp_path, clf_d
     assert search.score(X, y) == pytest.approx(np.mean(search.predict(X) == y))
 
 
-def test_refit_trains_for_the_epochs_the_folds_kept(tmp_path, clf_data):
-    X, y = clf_data
+def test_refit_trains_for_the_epochs_the_folds_kept(tmp_path, clf36):
+    X, y = clf36
     space = {**TINY, "epochs": 8, "patience": 2, "learning_rate": [0.05]}
     search = _search(tmp_path, space=space, final_model="refit", max_trials=1).fit(X, y)
     folds = search.records_[0]["folds"]
@@ -169,8 +161,8 @@ def test_refit_trains_for_the_epochs_the_folds_kept(tmp_path, clf_data):
 
 
 def test_a_refit_that_does_not_train_is_retried_then_replaced_by_the_fold_models(
-        tmp_path, clf_data, monkeypatch):
-    X, y = clf_data
+        tmp_path, clf36, monkeypatch):
+    X, y = clf36
     real_fit = SequenceClassifier.fit
 
     def stuck_when_refitted(self, X_fit, y_fit, *args, **kwargs):
@@ -188,8 +180,8 @@ def test_a_refit_that_does_not_train_is_retried_then_replaced_by_the_fold_models
     assert isinstance(search.best_estimator_, SequenceEnsembleClassifier)
 
 
-def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf_data):
-    X, y = clf_data
+def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf36):
+    X, y = clf36
     space = {**TINY, "units": [2, 4, 6], "learning_rate": [0.05, 0.01]}
     search = _search(tmp_path, space=space, max_trials=3, ensemble=3, pruning=False).fit(X, y)
     info = search.final_model_
@@ -209,10 +201,10 @@ def test_forecasters_refuse_bagging_and_ensembles(tmp_path):
         _search(tmp_path, SequenceForecaster(), final_model="bag").fit(np.arange(50.0))
 
 
-def test_fold_scores_reach_each_mlflow_child_run(tmp_path, clf_data):
+def test_fold_scores_reach_each_mlflow_child_run(tmp_path, clf36):
     from mlflow.tracking import MlflowClient
 
-    X, y = clf_data
+    X, y = clf36
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     search = _search(tmp_path, max_trials=1, refit=False).set_params(
         tracking=True, tracking_uri=uri, experiment_name="folds")
@@ -230,8 +222,8 @@ def test_fold_scores_reach_each_mlflow_child_run(tmp_path, clf_data):
 
 
 def test_the_budget_stops_a_trial_between_or_within_folds_and_complete_trials_rank_first(
-        tmp_path, clf_data):
-    X, y = clf_data
+        tmp_path, clf36):
+    X, y = clf36
     space = {**TINY, "epochs": 400, "patience": 400, "learning_rate": [0.01, 0.005, 0.002]}
     search = _search(tmp_path, space=space, cv=3, max_trials=3, time_budget=4.0,
                      refit=False).fit(X, y)
@@ -254,10 +246,10 @@ def test_the_budget_stops_a_trial_between_or_within_folds_and_complete_trials_ra
 
 
 def test_a_bagged_final_model_is_logged_as_a_pyfunc_model_with_identical_predictions(
-        tmp_path, clf_data, monkeypatch):
+        tmp_path, clf36, monkeypatch):
     import mlflow
 
-    X, y = clf_data
+    X, y = clf36
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     search = _search(tmp_path, max_trials=1).set_params(
         tracking=True, tracking_uri=uri, experiment_name="bagged")

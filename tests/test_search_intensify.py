@@ -14,14 +14,6 @@ from seqtune.search._intensify import Intensifier, rescore_seed
 TINY = {"units": 4, "epochs": 2, "batch_size": 16, "patience": 1}
 
 
-@pytest.fixture(scope="module")
-def clf_data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(36, 8, 2)).astype("float32")
-    y = (X[:, :, 0].mean(axis=1) > 0).astype(int)
-    return X, y
-
-
 def _search(tmp_path, estimator=None, **kwargs):
     kwargs.setdefault("space", {**TINY, "learning_rate": [0.01, 0.003, 0.03]})
     kwargs.setdefault("max_trials", 3)
@@ -45,8 +37,8 @@ def _fits(monkeypatch, cls=SequenceClassifier):
     return calls
 
 
-def test_the_best_is_rescored_with_fresh_seeds_and_ranked_by_the_mean(tmp_path, clf_data):
-    X, y = clf_data
+def test_the_best_is_rescored_with_fresh_seeds_and_ranked_by_the_mean(tmp_path, clf36):
+    X, y = clf36
     search = _search(tmp_path, refit=False).fit(X, y)
     rescored = [r for r in search.records_ if r.get("seeds")]
     assert 1 <= len(rescored) <= 2
@@ -78,8 +70,8 @@ def test_the_best_is_rescored_with_fresh_seeds_and_ranked_by_the_mean(tmp_path, 
     assert search.best_score_ >= by_id["score"].max() - 1e-12
 
 
-def test_a_rerun_scores_what_a_search_with_that_seed_scores(tmp_path, clf_data):
-    X, y = clf_data
+def test_a_rerun_scores_what_a_search_with_that_seed_scores(tmp_path, clf36):
+    X, y = clf36
     search = _search(tmp_path / "a", refit=False, intensify=1, intensify_seeds=1).fit(X, y)
     best = next(r for r in search.records_ if r.get("seeds"))
     alone = SequenceSearch(SequenceClassifier(random_state=1003), space=dict(best["params"]),
@@ -89,8 +81,8 @@ def test_a_rerun_scores_what_a_search_with_that_seed_scores(tmp_path, clf_data):
     assert alone.best_score_ == pytest.approx(best["seeds"][1]["score"])
 
 
-def test_a_resumed_search_trains_no_finished_rerun_again(tmp_path, clf_data, monkeypatch):
-    X, y = clf_data
+def test_a_resumed_search_trains_no_finished_rerun_again(tmp_path, clf36, monkeypatch):
+    X, y = clf36
     first = _search(tmp_path, refit=False).fit(X, y)
     calls = _fits(monkeypatch)
     again = _search(tmp_path, refit=False).fit(X, y)
@@ -100,8 +92,8 @@ def test_a_resumed_search_trains_no_finished_rerun_again(tmp_path, clf_data, mon
 
 
 def test_a_rerun_cut_by_the_budget_is_not_averaged_and_goes_on_from_its_cut_fold(
-        tmp_path, clf_data, monkeypatch):
-    X, y = clf_data
+        tmp_path, clf36, monkeypatch):
+    X, y = clf36
     search = _search(tmp_path, refit=False, intensify=1, intensify_seeds=1).fit(X, y)
     trial_id = next(r for r in search.records_ if r.get("seeds"))["trial_id"]
     trial_dir = Path(search.project_dir_) / f"trial_{trial_id}"
@@ -125,12 +117,12 @@ def test_a_rerun_cut_by_the_budget_is_not_averaged_and_goes_on_from_its_cut_fold
     assert len(run["folds"]) == 3 and not any(f["cut"] for f in run["folds"])
 
 
-def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes(clf_data):
+def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes(clf36):
     from seqtune.search._task import make_folds
     from seqtune.search._runner import TrialContext
     import keras_tuner as kt
 
-    X, y = clf_data
+    X, y = clf36
     folds = make_folds("classification", X, y, cv=3, fraction=0.2, random_state=0, horizon=1)
     context = TrialContext(estimator=SequenceClassifier(), task="classification", space=None,
                            objective=kt.Objective("score", "max"), folds=folds, n_samples=36)
@@ -150,8 +142,8 @@ def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes(clf_data):
     assert off.reserve() == 0.0
 
 
-def test_no_trial_starts_once_the_time_left_is_the_reserve(tmp_path, clf_data, monkeypatch):
-    X, y = clf_data
+def test_no_trial_starts_once_the_time_left_is_the_reserve(tmp_path, clf36, monkeypatch):
+    X, y = clf36
     # As if re-scoring the best trial so far would take the whole budget.
     monkeypatch.setattr(Intensifier, "reserve", lambda self: 3600.0 if self._reserve else 0.0)
     search = _search(tmp_path, refit=False, max_trials=3, time_budget=3600, intensify=1,

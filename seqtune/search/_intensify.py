@@ -8,6 +8,8 @@ with ``n_seeds`` other seeds, and its score becomes the mean over all its seeds.
 that mean drops below another trial's score, that one is the incumbent and is
 re-scored in turn, up to ``n_configs`` configurations (racing, as SMAC's
 intensification does). A configuration whose seeds all score alike keeps its place.
+Past ``n_configs`` the ranking by score stands: a trial not re-scored can then be the
+pick on its one seed (SMAC would keep the incumbent; here the limit is the budget's).
 
 Each re-run is a trial record of its own, ``<trial_id>.seed<j>``, kept in
 ``trial_<trial_id>/seed_<j>/`` (so it is not one of the search's trials) and tracked

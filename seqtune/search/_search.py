@@ -130,7 +130,8 @@ class SequenceSearch(BaseEstimator):
         After the trials, train the best configuration again on the same folds with
         ``intensify_seeds`` other weight seeds (its ``random_state`` + 1000, + 2000...)
         and rank it by the mean over its seeds; when that mean falls below another
-        trial's score, re-score that one too, up to ``intensify`` configurations (the
+        trial's score, re-score that one too, up to ``intensify`` configurations; past
+        that the ranking by score stands, whatever each trial's number of seeds (the
         best trial's score is otherwise partly one seed's luck). Re-runs are records
         ``<trial_id>.seed<j>``, tracked as child runs, resumed like trials, and count
         against ``time_budget``: no trial starts once the time left is what re-scoring
