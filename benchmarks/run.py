@@ -118,6 +118,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     from sklearn.base import clone
 
     from seqtune import SequenceSearch
+    from seqtune.search._final import resolve_ensemble, resolve_final_model
 
     ds = DATASETS[name]
     data = _load(name)
@@ -147,20 +148,25 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     total_s = time.perf_counter() - started
     search_s = sum(r.get("duration_s") or 0.0 for r in search.records_)
     searched_score = _test_score(name, search.best_estimator_, test)
+    ensemble = resolve_ensemble(search.ensemble, ds.task, search.n_folds_)
+    own = (resolve_final_model(search.final_model, ds.task, search.n_folds_), ensemble)
     alternatives = {}
     if ds.task == "classification" and not quick:
         # The same trials with another final model: resuming the finished search runs no
         # trial, it only builds the model (not tracked, so MLflow keeps one parent run).
-        for label, changes in (("refit", {"final_model": "refit"}),
-                               ("ensemble3", {"ensemble": 3})):
+        for label, (final, k) in (("refit", ("refit", 1)), ("bag", ("bag", 1)),
+                                  ("ensemble3", ("bag", 3))):
+            if (final, k) == own:
+                continue
             other = clone(search).set_params(tracking=False, overwrite=False,
-                                             max_trials=search.n_trials_, **changes)
+                                             max_trials=search.n_trials_, final_model=final,
+                                             ensemble=k)
             other.fit(*fit_args)
             alternatives[label] = _test_score(name, other.best_estimator_, test)[ds.metric]
     statuses = [r["status"] for r in search.records_]
     return {
         "dataset": name, "seed": seed, "backend": keras.config.backend(), "quick": quick,
-        "intensify": intensify,
+        "intensify": intensify, "ensemble": ensemble,
         "metric": ds.metric, "defaults": defaults_score, "searched": searched_score,
         "defaults_s": round(defaults_s, 1), "search_wall_s": round(total_s, 1),
         "trials_s": round(search_s, 1), "budget_s": budget,
@@ -284,9 +290,15 @@ def render(rows: list[dict], notes: str = "") -> str:
 
 
 def _variant(row: dict) -> str:
-    """A row's section: its backend, and the search options that differ from the table's."""
+    """A row's section: its backend, and the search options that differ from the table's.
+
+    Rows written before ``ensemble="auto"`` existed carry no ``ensemble``: they kept one
+    configuration (the default then).
+    """
     intensify = int(row.get("intensify") or 0)
-    return row["backend"] + (f", intensify={intensify}" if intensify else "")
+    ensemble = int(row.get("ensemble") or 1)
+    return (row["backend"] + (f", intensify={intensify}" if intensify else "")
+            + (f", ensemble={ensemble}" if ensemble != 1 else ""))
 
 
 def _alternatives(row: dict, metric: str) -> str:

@@ -281,6 +281,18 @@ def _cv_arg(text: str) -> Any:
             f"{text!r} is not auto, none or a number of folds (e.g. --cv 5)") from None
 
 
+def _ensemble_arg(text: str) -> Any:
+    """``--ensemble``: "auto" or a number of configurations."""
+    lowered = text.strip().lower()
+    if lowered == "auto":
+        return "auto"
+    try:
+        return int(lowered)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not auto or a number of configurations (e.g. --ensemble 3)") from None
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -482,9 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--final-model", choices=("auto", "refit", "bag"), default="auto",
                       help="the best configuration refitted and checked, or its fold models averaged "
                            "(default: auto)")
-    tune.add_argument("--ensemble", type=int, default=1,
+    tune.add_argument("--ensemble", type=_ensemble_arg, default="auto",
                       help="average up to this many configurations chosen on out-of-fold "
-                           "predictions (default: 1)")
+                           "predictions; auto: 3 for cross-validated classifiers, else 1 "
+                           "(default: auto)")
     tune.add_argument("--intensify", type=int, default=0, metavar="K",
                       help="train the best configuration again with 2 other weight seeds and "
                            "rank it by the mean, up to K configurations (default: 0)")

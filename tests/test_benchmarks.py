@@ -118,3 +118,24 @@ def test_rows_of_another_search_option_get_a_section_of_their_own():
     assert "### jax\n" in plain and "| 0 | 30.0 | 20.0 |" in plain and "| 1 | 30.0 | 25.0 |" in plain
     assert "| 0 | 30.0 | 12.0 |" in intensified and "| 1 |" not in intensified
     assert "1 seed(s), not 5" in intensified
+
+
+def test_rows_that_averaged_configurations_get_a_section_of_their_own():
+    from benchmarks.run import render
+
+    def row(seed, accuracy, **extra):
+        return {"dataset": "gunpoint", "seed": seed, "backend": "jax", "quick": False,
+                "metric": "accuracy", "defaults": {"accuracy": 0.9},
+                "searched": {"accuracy": accuracy}, "n_trials": 8, "n_pruned": 4,
+                "trials_s": 900.0, "budget_s": 900.0, "n_folds": 5,
+                "final_model": {"kind": "bag"}, "best_params": {"units": 8},
+                "date": "2026-12-04", "commit": "abc1234", "keras": "3", "cpus": 2,
+                "command": "python -m benchmarks.run gunpoint", **extra}
+
+    # Rows from before ensemble="auto" have no "ensemble" key: one configuration.
+    table = render([row(0, 0.95, alternatives={"ensemble3": 0.97}),
+                    row(5, 0.99, ensemble=3, alternatives={"bag": 0.98})])
+    single, averaged = table.split("### jax, ensemble=3")
+    assert "| 0 | 0.900 | 0.950 |" in single and "ensemble3 0.970" in single
+    assert "| 5 | 0.900 | 0.990 |" in averaged and "bag 0.980" in averaged
+    assert "| 0 | 0.900" not in averaged and "| 5 | 0.900" not in single

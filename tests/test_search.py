@@ -286,6 +286,8 @@ def test_load_weights_continues_a_fit_and_warns_on_a_file_that_does_not_load(tmp
         ({"validation_fraction": 1.5}, "validation_fraction=1.5"),
         ({"intensify": -1}, "intensify=-1"),
         ({"intensify_seeds": 0}, "intensify_seeds=0"),
+        ({"ensemble": 0}, "ensemble=0"),
+        ({"ensemble": "three"}, "ensemble='three'"),
         ({"objective": "banana"}, "Cannot tell whether objective='banana'"),
         ({"objective": "mase"}, "objective='mase' is not available for classification"),
         ({"objective": "r2"}, "objective='r2' is not available for classification"),

@@ -136,7 +136,7 @@ def test_a_trial_killed_mid_way_resumes_at_its_next_fold(tmp_path, clf36, monkey
 
 def test_bagged_final_model_averages_the_fold_models_and_pickles(tmp_path, clf36):
     X, y = clf36
-    search = _search(tmp_path, final_model="bag").fit(X, y)
+    search = _search(tmp_path, final_model="bag", ensemble=1).fit(X, y)
     assert search.final_model_ == {"kind": "bag", "n_models": 3}
     bag = search.best_estimator_
     assert isinstance(bag, SequenceEnsembleClassifier) and len(bag.estimators) == 3
@@ -194,6 +194,33 @@ def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf36):
         np.testing.assert_allclose(search.predict_proba(X), expected, rtol=1e-6)
     else:
         assert info["kind"] == "bag"
+
+
+@pytest.mark.parametrize(("ensemble", "task", "n_folds", "expected"), [
+    ("auto", "classification", 5, 3), ("auto", "classification", 1, 1),
+    ("auto", "regression", 5, 1), ("auto", "forecasting", 3, 1),
+    (2, "classification", 1, 2), (1, "classification", 5, 1),
+])
+def test_ensemble_auto_averages_three_configurations_for_cross_validated_classifiers(
+        ensemble, task, n_folds, expected):
+    from seqtune.search._final import resolve_ensemble
+
+    assert resolve_ensemble(ensemble, task, n_folds) == expected
+
+
+def test_the_default_final_model_is_the_ensemble_of_three(tmp_path, clf36):
+    X, y = clf36
+    space = {**TINY, "units": [2, 4, 6], "learning_rate": [0.05, 0.01]}
+    default = _search(tmp_path, space=space, max_trials=4, pruning=False).fit(X, y)
+    assert default.get_params()["ensemble"] == "auto"
+    # The same finished trials (a resumed search trains none) with the final model spelled out.
+    explicit = _search(tmp_path, space=space, max_trials=4, pruning=False, ensemble=3).fit(X, y)
+    single = _search(tmp_path, space=space, max_trials=4, pruning=False, ensemble=1).fit(X, y)
+    assert default.final_model_ == explicit.final_model_
+    np.testing.assert_allclose(default.predict_proba(X), explicit.predict_proba(X), rtol=1e-6)
+    assert single.final_model_ == {"kind": "bag", "n_models": 3}
+    members = default.final_model_.get("members", [default.final_model_])
+    assert 1 <= len(members) <= 3
 
 
 def test_forecasters_refuse_bagging_and_ensembles(tmp_path):

@@ -27,9 +27,13 @@ from seqtune.records import is_complete, rank_records
 
 from ._runner import OOF_FILENAME, fold_model_path
 
-__all__ = ["FINAL_MODELS", "build_final_model", "refit_epochs", "select_ensemble"]
+__all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "refit_epochs",
+           "resolve_ensemble", "select_ensemble"]
 
 FINAL_MODELS = ("auto", "refit", "bag")
+#: Configurations ``ensemble="auto"`` averages for cross-validated classifiers
+#: (benchmarks/README.md has the measurement, and says it followed test scores).
+AUTO_ENSEMBLE = 3
 # A refit whose training loss ends above both of these did not train: a dud.
 _DUD_RATIO, _DUD_SLACK = 2.0, 0.05
 _REFIT_ATTEMPTS = 3
@@ -41,6 +45,14 @@ def resolve_final_model(final_model: str, task: str, n_folds: int) -> str:
     if final_model != "auto":
         return final_model
     return "bag" if task != "forecasting" and n_folds > 1 else "refit"
+
+
+def resolve_ensemble(ensemble: int | str, task: str, n_folds: int) -> int:
+    """``"auto"``: up to ``AUTO_ENSEMBLE`` configurations for cross-validated classifiers,
+    else one (regressors were not measured; forecasters refit a single configuration)."""
+    if ensemble != "auto":
+        return int(ensemble)
+    return AUTO_ENSEMBLE if task == "classification" and n_folds > 1 else 1
 
 
 def refit_epochs(record: dict) -> int | None:

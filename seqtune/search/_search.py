@@ -31,7 +31,7 @@ from seqtune.records import (
 from seqtune.splits import n_rows
 from seqtune.validation import check_params
 
-from ._final import FINAL_MODELS, build_final_model, resolve_final_model
+from ._final import FINAL_MODELS, build_final_model, resolve_ensemble, resolve_final_model
 from ._loop import choose_mode, make_job, warn_if_stopped_by_failures
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
@@ -122,10 +122,12 @@ class SequenceSearch(BaseEstimator):
         refit; classifiers and regressors). "auto": "bag" for cross-validated
         classifiers and regressors, else "refit" (benchmarks/README.md has the
         measurement).
-    ensemble : int, default=1
+    ensemble : int or "auto", default="auto"
         Average up to this many configurations, chosen greedily on their
         out-of-fold predictions (Caruana ensemble selection; classifiers and
-        regressors), each built as ``final_model`` says.
+        regressors), each built as ``final_model`` says; 1 keeps the best one alone.
+        "auto": 3 for cross-validated classifiers, else 1 (benchmarks/README.md has
+        the measurement).
     intensify : int, default=0
         After the trials, train the best configuration again on the same folds with
         ``intensify_seeds`` other weight seeds (its ``random_state`` + 1000, + 2000...)
@@ -236,7 +238,7 @@ class SequenceSearch(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "pruning": ["boolean"],
         "final_model": [StrOptions(set(FINAL_MODELS))],
-        "ensemble": [Interval(Integral, 1, None, closed="left")],
+        "ensemble": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "intensify": [Interval(Integral, 0, None, closed="left")],
         "intensify_seeds": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
@@ -274,7 +276,7 @@ class SequenceSearch(BaseEstimator):
         cv: Any = "auto",
         pruning: bool = True,
         final_model: str = "auto",
-        ensemble: int = 1,
+        ensemble: int | str = "auto",
         intensify: int = 0,
         intensify_seeds: int = 2,
         n_jobs: int | None = 1,
@@ -342,11 +344,12 @@ class SequenceSearch(BaseEstimator):
         check_objective(objective.name, task)
         if task != "forecasting" and y is None:
             raise ValueError(f"{type(self.estimator).__name__} needs targets: call fit(X, y).")
-        if task == "forecasting" and (self.final_model == "bag" or self.ensemble > 1):
+        if task == "forecasting" and (self.final_model == "bag"
+                                      or resolve_ensemble(self.ensemble, task, 1) > 1):
             raise ValueError(
                 f"final_model={self.final_model!r}, ensemble={self.ensemble!r} is not available "
                 "for forecasters (fold models train on shorter histories); use "
-                "final_model='refit' (or 'auto') and ensemble=1."
+                "final_model='refit' (or 'auto') and ensemble=1 (or 'auto')."
             )
         estimator = self._prepared_estimator()
         horizon = int(estimator.horizon) if task == "forecasting" else 1
@@ -503,7 +506,8 @@ class SequenceSearch(BaseEstimator):
             self.best_estimator_, self.final_model_ = build_final_model(
                 strategy=job["final_model"], task=task, estimator=estimator, best=best,
                 records=self.records_, fit_args=(X, y), y=y, project_dir=project_dir,
-                ensemble=int(self.ensemble), direction=objective.direction)
+                ensemble=resolve_ensemble(self.ensemble, task, len(context.folds)),
+                direction=objective.direction)
             if tracker is not None:
                 self.best_model_uri_ = tracker.log_best_model(
                     self.best_estimator_, input_example(task, X, y, self.best_estimator_))
