@@ -139,3 +139,26 @@ def test_rows_that_averaged_configurations_get_a_section_of_their_own():
     assert "| 0 | 0.900 | 0.950 |" in single and "ensemble3 0.970" in single
     assert "| 5 | 0.900 | 0.990 |" in averaged and "bag 0.980" in averaged
     assert "| 0 | 0.900" not in averaged and "| 5 | 0.900" not in single
+
+
+def test_nested_choice_scores_each_fold_with_choices_made_without_it():
+    from benchmarks.ensemble_oof import nested_choice
+
+    y = np.array([0, 0, 1, 1, 0, 1])
+    folds = [np.array([0, 2]), np.array([1, 3]), np.array([4, 5])]
+    right, wrong = np.eye(2)[y], np.eye(2)[1 - y]
+    # Trial 0 is right everywhere but on fold 2's rows, trial 1 only there.
+    first = right.copy()
+    first[[4, 5]] = wrong[[4, 5]]
+    second = wrong.copy()
+    second[[4, 5]] = right[[4, 5]]
+    # On folds 0 and 1 the other folds' rows tie the two trials (2 of 4 each), so the first
+    # is kept; on fold 2, the first wins the other rows and is wrong on fold 2's rows.
+    best_one, ensemble = nested_choice([first, second], y, folds, size=2)
+    assert best_one == pytest.approx(4 / 6)
+    # On folds 0 and 1 each trial is sure and half wrong, so the blend of both (0.5
+    # everywhere, argmax class 0) has the lower log loss and gets one row of each fold
+    # right; on fold 2 the first trial alone is kept, and it is wrong there.
+    assert ensemble == pytest.approx(2 / 6)
+    soft = [np.where(right > 0, 0.8, 0.2), np.full((6, 2), 0.5)]
+    assert nested_choice(soft, y, folds, size=3) == (1.0, 1.0)

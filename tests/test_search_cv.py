@@ -196,6 +196,25 @@ def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf36):
         assert info["kind"] == "bag"
 
 
+def test_greedy_selection_adds_a_candidate_only_while_it_lowers_the_loss():
+    from seqtune.search._final import greedy_selection
+
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    # The first candidate errs high, the second as much low, the third is useless:
+    # one of each of the first two blends to the truth; the third is never picked.
+    library = [y[:, None] + 0.5, y[:, None] - 0.5, np.full((4, 1), 5.0)]
+
+    def mse(pred):
+        return float(np.mean((pred[:, 0] - y) ** 2))
+
+    np.testing.assert_array_equal(greedy_selection(library, mse, size=3), [1, 1, 0])
+    np.testing.assert_array_equal(greedy_selection(library, mse, size=1), [1, 0, 0])
+    # A perfect first candidate stays alone; the library is not modified.
+    perfect = [y[:, None], y[:, None] + 1.0]
+    np.testing.assert_array_equal(greedy_selection(perfect, mse, size=3), [1, 0])
+    np.testing.assert_array_equal(perfect[0][:, 0], y)
+
+
 @pytest.mark.parametrize(("ensemble", "task", "n_folds", "expected"), [
     ("auto", "classification", 5, 3), ("auto", "classification", 1, 1),
     ("auto", "regression", 5, 1), ("auto", "forecasting", 3, 1),

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,20 +175,42 @@ def select_ensemble(task: str, records: Sequence[dict], project_dir: Path, y: An
         def loss(pred):
             return mean_squared_error(y_rows, pred)
 
-    preds = [p[rows] for _, p in library]
-    counts = np.zeros(len(library))
+    counts = greedy_selection([p[rows] for _, p in library], loss, size)
+    return [(library[i][0], counts[i] / counts.sum()) for i in np.flatnonzero(counts)]
+
+
+def greedy_selection(predictions: Sequence[np.ndarray], loss: Callable[[np.ndarray], float],
+                     size: int) -> np.ndarray:
+    """Caruana's forward selection with replacement over a ranked library.
+
+    Parameters
+    ----------
+    predictions : sequence of arrays of shape (n_samples, n_outputs)
+        One prediction per candidate, best candidate first.
+    loss : callable
+        Maps a blended prediction of that shape to a loss to minimise.
+    size : int
+        Most distinct candidates to select.
+
+    Returns
+    -------
+    counts : array of shape (len(predictions),)
+        How many times each candidate was selected; the first is selected at least once.
+        Selection stops when no candidate lowers the loss or ``size`` would be exceeded.
+    """
+    counts = np.zeros(len(predictions))
     counts[0] = 1
-    current = preds[0].copy()
+    current = np.copy(predictions[0])
     for _ in range(4 * size):
         n = counts.sum()
-        trials = [loss((current * n + p) / (n + 1)) for p in preds]
+        trials = [loss((current * n + p) / (n + 1)) for p in predictions]
         best = int(np.argmin(trials))
         distinct = np.count_nonzero(counts) + (counts[best] == 0)
         if trials[best] >= loss(current) - 1e-12 or distinct > size:
             break
         counts[best] += 1
-        current = (current * n + preds[best]) / (n + 1)
-    return [(library[i][0], counts[i] / counts.sum()) for i in np.flatnonzero(counts)]
+        current = (current * n + predictions[best]) / (n + 1)
+    return counts
 
 
 def build_final_model(*, strategy: str, task: str, estimator: Any, best: dict, records: list[dict],

@@ -1,0 +1,148 @@
+"""Does averaging configurations beat the best one on data the choice never saw? The folds alone.
+
+For each classification search that ``python -m benchmarks.run`` left under
+``seqtune_search/benchmarks/`` (this backend), a nested check on the out-of-fold
+predictions every trial stored (``seqtune_oof.npy``; one row per training series, each
+predicted by the fold model that did not train on it). For each fold ``f`` of the
+search's own folds, two choices are made on the other folds' rows only:
+
+- the best trial (highest accuracy on those rows), as ``ensemble=1`` picks;
+- Caruana's greedy ensemble of up to ``--size`` configurations (log loss on those
+  rows, the selection ``ensemble=k`` runs);
+
+and both are scored on fold ``f``'s rows, which neither choice saw. Every training
+series is scored once, so each figure is an accuracy over the whole training set. The
+test split takes no part; the test scores printed beside them are read from
+``benchmarks/results/runs.jsonl``::
+
+    KERAS_BACKEND=jax python -m benchmarks.ensemble_oof [--size 3] [DATASET ...]
+
+Caveats: an out-of-fold row is predicted by one fold model, while the final models
+average k fold models, so this compares the two *choices*, not the final models'
+accuracy; and only complete trials (not pruned ones) are candidates, as in the search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def nested_choice(oof: list[np.ndarray], y_codes: np.ndarray, folds: list[np.ndarray],
+                  size: int) -> tuple[float, float]:
+    """Accuracy of the best-one choice and of the ensemble choice, each made without the
+    fold it is scored on.
+
+    Parameters
+    ----------
+    oof : list of arrays of shape (n_samples, n_classes)
+        Out-of-fold class probabilities, one array per candidate trial.
+    y_codes : array of shape (n_samples,)
+        Class indices.
+    folds : list of index arrays
+        The scoring rows of each fold; together they cover every row once.
+    size : int
+        Most distinct configurations in the ensemble.
+
+    Returns
+    -------
+    (best_one, ensemble) : accuracies over all rows.
+    """
+    from sklearn.metrics import log_loss
+
+    from seqtune.search._final import greedy_selection
+
+    labels = np.arange(oof[0].shape[1])
+    correct_one = correct_ens = 0
+    for rows_out in folds:
+        rows_in = np.setdiff1d(np.arange(len(y_codes)), rows_out)
+        inner = [float(np.mean(p[rows_in].argmax(axis=1) == y_codes[rows_in])) for p in oof]
+        order = np.argsort(-np.asarray(inner), kind="stable")  # best first, ties by trial order
+        library = [oof[i][rows_in] for i in order]
+
+        def loss(pred: np.ndarray) -> float:
+            return log_loss(y_codes[rows_in], np.clip(pred, 1e-15, 1), labels=labels)
+
+        counts = greedy_selection(library, loss, size)
+        weights = counts / counts.sum()
+        blend = sum(w * oof[i][rows_out] for w, i in zip(weights, order) if w)
+        correct_one += int(np.sum(oof[order[0]][rows_out].argmax(axis=1) == y_codes[rows_out]))
+        correct_ens += int(np.sum(blend.argmax(axis=1) == y_codes[rows_out]))
+    return correct_one / len(y_codes), correct_ens / len(y_codes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", default=["gunpoint", "basic_motions", "pickup_gesture"])
+    parser.add_argument("--size", type=int, default=3, help="configurations in the ensemble (default: 3)")
+    parser.add_argument("--directory", type=Path, help="the searches' directory "
+                        "(default: seqtune_search/benchmarks in the repository)")
+    args = parser.parse_args(argv)
+
+    import keras
+    from sklearn.preprocessing import LabelEncoder
+
+    from benchmarks.run import _REPO, DATASETS, RESULTS, _load
+    from seqtune.records import is_complete, read_trial_records
+    from seqtune.search._runner import OOF_FILENAME
+    from seqtune.search._task import make_folds, resolve_cv
+
+    backend = keras.config.backend()
+    directory = args.directory or _REPO / "seqtune_search" / "benchmarks"
+    rows = {}
+    for row in map(json.loads, RESULTS.open()):
+        if row["backend"] == backend and not row["quick"] and not row.get("intensify"):
+            rows[(row["dataset"], row["seed"])] = row  # the latest row per data set and seed
+    print(f"backend {backend}; nested accuracy over the training series "
+          f"(best one / ensemble of up to {args.size}), then test from runs.jsonl")
+    totals = []
+    for name in args.datasets:
+        if DATASETS[name].task != "classification":
+            print(f"{name}: not a classification set; skipped")
+            continue
+        X, y, *_ = _load(name)
+        y_codes = LabelEncoder().fit_transform(np.asarray(y))
+        for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
+            seed = int(project.name[len(name) + len("_seed"):].split("_")[0])
+            folds = make_folds("classification", X, y, cv=resolve_cv("auto", "classification", len(y)),
+                               fraction=0.2, random_state=seed)
+            oof, sizes = [], set()
+            for record in read_trial_records(project):
+                path = project / f"trial_{record['trial_id']}" / OOF_FILENAME
+                if is_complete(record) and path.is_file():
+                    predictions = np.load(path)
+                    if np.isfinite(predictions).all():
+                        oof.append(predictions)
+                        sizes.add(tuple(f["n_test"] for f in record["folds"]))
+            if not oof:
+                print(f"{name} seed {seed}: no complete trial with out-of-fold predictions")
+                continue
+            if sizes != {tuple(len(f.test_index) for f in folds)}:  # not the search's folds
+                print(f"{name} seed {seed}: the trials' folds {sorted(sizes)} are not cv='auto' "
+                      f"with random_state={seed}; skipped")
+                continue
+            one, ens = nested_choice(oof, y_codes, [f.test_index for f in folds], args.size)
+            totals.append((one, ens))
+            row = rows.get((name, seed))
+            test = "no row in runs.jsonl" if row is None else (
+                f"test: searched {row['searched']['accuracy']:.3f}, other final models "
+                + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
+            print(f"{name} seed {seed}: {len(oof)} complete trials, {len(folds)} folds; nested "
+                  f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
+    if totals:
+        diffs = [e - o for o, e in totals]
+        print(f"{len(totals)} searches: ensemble - best one, mean {np.mean(diffs):+.3f}; "
+              f"better on {sum(d > 0 for d in diffs)}, tied on {sum(d == 0 for d in diffs)}, "
+              f"worse on {sum(d < 0 for d in diffs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
