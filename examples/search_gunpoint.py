@@ -7,9 +7,10 @@ The main job of seqtune in a few minutes on 2 CPU cores:
    Tuner (4 trials, at most 4 minutes), each trial scored by 3-fold cross-validation
    on the 50 training series, every trial an MLflow child run under one parent run, in
    the local store ``mlruns/``;
-3. keep the best trial's three fold models as the final model (no refit: each was
-   scored on series it never saw), log it to MLflow as a model, and score it on the
-   test split beside the published references.
+3. average up to three of the trials, chosen greedily on their out-of-fold
+   predictions, each by its three fold models (no refit: each fold model was scored on
+   series it never saw), log that final model to MLflow as a model, and score it on
+   the test split beside the published references.
 
 Run from the repository root::
 
