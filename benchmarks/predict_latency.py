@@ -13,9 +13,15 @@ Usage (from the repository root)::
     python benchmarks/predict_latency.py                  # active Keras backend
     python benchmarks/predict_latency.py --backend all    # tensorflow, jax, torch if installed
 
-Measured on 2026-11-23 on the 2-core CPU machine while a TensorFlow benchmark shared
-it (ms per call, seqtune / model.predict): TensorFlow 1 sample 3.6 / 58.7, 1000 samples
-33 / 161; JAX 0.4 / 0.6 and 39 / 42. torch was not installed in that environment.
+A second table times final models that average several networks (``--members``): a
+search's bag of fold models and its ensemble of configurations call every member.
+
+Measured on 2026-12-04 on the 2-core CPU machine, nothing else running
+(``--backend all --repeats 10``; ms per call, seqtune / model.predict): TensorFlow 1
+sample 3.0 / 44.8, 1000 samples 26 / 82; JAX 0.5 / 1.0 and 35 / 34. Final models of
+1, 5 and 15 members, 1 sample: TensorFlow 4.1, 12.7 and 41.5 ms; JAX 0.6, 2.3 and 5.6
+ms; 1000 samples: TensorFlow 22, 135 and 328 ms; JAX 31, 163 and 470 ms. torch was not
+installed.
 """
 
 from __future__ import annotations
@@ -62,13 +68,50 @@ def measure(repeats: int) -> None:
         print(f"{n:8d} {ours:19.1f} {keras_ms:17.1f}", flush=True)
 
 
+def measure_members(repeats: int, sizes: tuple[int, ...]) -> None:
+    """Milliseconds per ``predict`` of a final model averaging ``k`` fitted networks.
+
+    A search's final model is one network (a refit), the k fold models of the best trial
+    (``final_model="bag"``), or up to 3 configurations' fold models (``ensemble="auto"``
+    with 5 folds: up to 15). Each member here is the same small LSTM(16), fitted for one
+    epoch with its own seed; the members of a real search differ in size.
+    """
+    import numpy as np
+
+    from seqtune import SequenceClassifier
+    from seqtune.datasets import load_gunpoint
+    from seqtune.ensemble import SequenceEnsembleClassifier
+
+    X, y, _, _ = load_gunpoint()
+    members = [SequenceClassifier(units=16, epochs=1, random_state=i).fit(X, y)
+               for i in range(max(sizes))]
+    big = np.concatenate([X] * 20)
+    print(f"\n{'members':>8s} " + " ".join(f"{f'{n} samples ms':>15s}" for n in (1, 10, 1000)))
+    for k in sizes:
+        model = SequenceEnsembleClassifier(members[:k])
+        cells = [_median_ms(lambda n=n: model.predict(big[:n]), repeats) for n in (1, 10, 1000)]
+        print(f"{k:8d} " + " ".join(f"{c:15.1f}" for c in cells), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default=None, help="tensorflow, jax, torch or all (default: active)")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--members", default="1,5,15",
+                        help="also time final models averaging this many networks (default: "
+                             "1,5,15: a refit, a 5-fold bag, a 3-configuration ensemble); "
+                             "'' to skip")
     args = parser.parse_args()
+    try:
+        sizes = tuple(int(k) for k in args.members.split(",") if k.strip())
+    except ValueError:
+        parser.error(f"--members {args.members!r}: expected comma-separated counts, e.g. 1,5,15")
+    if any(k < 1 for k in sizes):
+        parser.error(f"--members {args.members!r}: every count must be at least 1")
     if args.backend is None:
         measure(args.repeats)
+        if sizes:
+            measure_members(args.repeats, sizes)
         return
     wanted = BACKENDS if args.backend == "all" else (args.backend,)
     for backend in wanted:
@@ -76,7 +119,8 @@ def main() -> None:
             print(f"\n{backend}: not installed, skipped")
             continue
         # Keras fixes its backend at import time: one process per backend.
-        subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats)],
+        subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats),
+                        "--members", args.members],
                        env={**os.environ, "KERAS_BACKEND": backend}, check=True)
 
 
