@@ -27,8 +27,8 @@ from seqtune.records import is_complete, rank_records
 
 from ._runner import OOF_FILENAME, fold_model_path
 
-__all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "refit_epochs",
-           "resolve_ensemble", "select_ensemble"]
+__all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "greedy_selection",
+           "refit_epochs", "resolve_ensemble", "select_ensemble"]
 
 FINAL_MODELS = ("auto", "refit", "bag")
 #: Configurations ``ensemble="auto"`` averages for cross-validated classifiers
