@@ -12,7 +12,7 @@ BENCHMARKS.md beside them, per backend, with the median and worst over seeds::
     python -m benchmarks.run                           # every data set, 5 seeds, JAX-or-default backend
     python -m benchmarks.run --seeds 2 --backend tensorflow gunpoint airline
     python -m benchmarks.run --render                  # only rewrite RESULTS.md from runs.jsonl
-    python -m benchmarks.run --intensify 3 airline     # SequenceSearch(intensify=3): a section of its own
+    python -m benchmarks.run --intensify 0 airline     # SequenceSearch(intensify=0): a section of its own
     python -m benchmarks.run --quick                   # a smoke test of the whole pipeline (minutes)
 
 ``--quick`` shrinks every budget (2 trials, 2 folds, a handful of epochs, defaults fitted
@@ -54,6 +54,7 @@ class Dataset:
     n_test: int = 0  # forecasting: steps held out at the end
     better: str = "max"
     targets: dict = field(default_factory=dict)  # {"median": x, "worst": x, "mean": x}
+    objective: str = "score"  # what SequenceSearch ranks trials by, by default, on this set
 
 
 DATASETS = {
@@ -73,11 +74,11 @@ DATASETS = {
         "Airline", "forecasting", "120 / 24 months", "mae",
         "seasonal naive 71.3 · SARIMA 39.4 · Holt-Winters 29.0 · neuralforecast LSTM 13.4–14.3",
         "median MAE < 13.4, worst < 20", horizon=24, n_test=24, better="min",
-        targets={"median": 13.4, "worst": 20.0}),
+        targets={"median": 13.4, "worst": 20.0}, objective="mae"),
     "macrodata": Dataset(
         "Macrodata (q/q growth, 3 series)", "forecasting", "162 / 40 quarters, one step ahead",
         "mase", "naive 0.661 · mean 0.635 · VAR(1) 0.503", "mean MASE < 0.503",
-        horizon=1, n_test=40, better="min", targets={"mean": 0.503}),
+        horizon=1, n_test=40, better="min", targets={"mean": 0.503}, objective="mase"),
 }
 
 
@@ -112,13 +113,14 @@ def _test_score(name: str, model, test) -> dict:
 
 
 def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool,
-            directory: Path, intensify: int = 0) -> dict:
+            directory: Path, intensify: int | str = "auto") -> dict:
     """Defaults and a search on one data set and seed; the row of runs.jsonl."""
     import keras
     from sklearn.base import clone
 
     from seqtune import SequenceSearch
     from seqtune.search._final import resolve_ensemble, resolve_final_model
+    from seqtune.search._intensify import resolve_intensify
 
     ds = DATASETS[name]
     data = _load(name)
@@ -139,7 +141,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         estimator, space="quick" if quick else "default", tuner="bayesian",
         max_trials=2 if quick else max_trials, time_budget=budget, cv=2 if quick else "auto",
         directory=directory,
-        project_name=f"{name}_seed{seed}_{keras.config.backend()}" + (f"_intensify{intensify}" if intensify else ""),
+        project_name=f"{name}_seed{seed}_{keras.config.backend()}" + (f"_intensify{intensify}" if intensify != "auto" else ""),
         overwrite=True, tracking=True, experiment_name="seqtune-benchmarks",
         random_state=seed, verbose=0, intensify=intensify,
     )
@@ -149,6 +151,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     search_s = sum(r.get("duration_s") or 0.0 for r in search.records_)
     searched_score = _test_score(name, search.best_estimator_, test)
     ensemble = resolve_ensemble(search.ensemble, ds.task, search.n_folds_)
+    intensify = resolve_intensify(search.intensify, ds.task, search.n_folds_)
     own = (resolve_final_model(search.final_model, ds.task, search.n_folds_), ensemble)
     alternatives = {}
     if ds.task == "classification" and not quick:
@@ -253,7 +256,8 @@ def render(rows: list[dict], notes: str = "") -> str:
                   f"better). References: {ds.references}. Target: {ds.target}.", ""]
         for variant in sorted({_variant(r) for r in runs}):
             mine = sorted((r for r in runs if _variant(r) == variant), key=lambda r: r["seed"])
-            lines += [f"### {variant}", "",
+            current = " (today's default search)" if all(map(is_current_default, mine)) else ""
+            lines += [f"### {variant}{current}", "",
                       "| seed | defaults | searched | trials (pruned) | trials s / budget | folds | final model | other final models | chosen configuration |",
                       "|---|---|---|---|---|---|---|---|---|"]
             for r in mine:
@@ -290,15 +294,30 @@ def render(rows: list[dict], notes: str = "") -> str:
 
 
 def _variant(row: dict) -> str:
-    """A row's section: its backend, and the search options that differ from the table's.
+    """A row's section: its backend, and the search options that set it apart.
 
     Rows written before ``ensemble="auto"`` existed carry no ``ensemble``: they kept one
-    configuration (the default then).
+    configuration (the default then). The objective is named where it is not the data
+    set's default (Macrodata's rows before the multi-series default became MASE).
     """
     intensify = int(row.get("intensify") or 0)
     ensemble = int(row.get("ensemble") or 1)
+    objective = row.get("objective")
+    other = objective is not None and objective != DATASETS[row["dataset"]].objective
     return (row["backend"] + (f", intensify={intensify}" if intensify else "")
-            + (f", ensemble={ensemble}" if ensemble != 1 else ""))
+            + (f", ensemble={ensemble}" if ensemble != 1 else "")
+            + (f", objective={objective}" if other else ""))
+
+
+def is_current_default(row: dict) -> bool:
+    """Whether a row's search options are what ``SequenceSearch`` does by default today."""
+    from seqtune.search._final import resolve_ensemble
+    from seqtune.search._intensify import resolve_intensify
+
+    task, n_folds = DATASETS[row["dataset"]].task, int(row.get("n_folds") or 1)
+    return (int(row.get("intensify") or 0) == resolve_intensify("auto", task, n_folds)
+            and int(row.get("ensemble") or 1) == resolve_ensemble("auto", task, n_folds)
+            and row.get("objective") in (None, DATASETS[row["dataset"]].objective))
 
 
 def _alternatives(row: dict, metric: str) -> str:
@@ -340,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                         help=f"wall seconds of search per data set and seed (default: {DEFAULT_BUDGET_S:.0f})")
     parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS)
-    parser.add_argument("--intensify", type=int, default=0, metavar="K",
-                        help="SequenceSearch(intensify=K): rows get a section of their own (default: 0)")
+    parser.add_argument("--intensify", type=lambda t: t if t == "auto" else int(t), default="auto",
+                        metavar="K", help="SequenceSearch(intensify=K): a value other than the "
+                                          "default's gets a section of its own (default: auto)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny budgets, not results")
     parser.add_argument("--results", type=Path, help=f"JSON lines to append to (default: {RESULTS.relative_to(_REPO)})")
     parser.add_argument("--output", type=Path, help=f"table to write (default: {OUTPUT.relative_to(_REPO)})")

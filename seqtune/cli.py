@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,16 +282,18 @@ def _cv_arg(text: str) -> Any:
             f"{text!r} is not auto, none or a number of folds (e.g. --cv 5)") from None
 
 
-def _ensemble_arg(text: str) -> Any:
-    """``--ensemble``: "auto" or a number of configurations."""
-    lowered = text.strip().lower()
-    if lowered == "auto":
-        return "auto"
-    try:
-        return int(lowered)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not auto or a number of configurations (e.g. --ensemble 3)") from None
+def _auto_or_int(flag: str) -> Callable[[str], Any]:
+    """An argparse type for ``flag``: "auto" or a number of configurations."""
+    def parse(text: str) -> Any:
+        lowered = text.strip().lower()
+        if lowered == "auto":
+            return "auto"
+        try:
+            return int(lowered)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not auto or a number of configurations (e.g. {flag} 3)") from None
+    return parse
 
 
 def _duration(seconds: float) -> str:
@@ -350,6 +353,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from seqtune.search import SequenceSearch
+    from seqtune.search._objective import resolve_objective
+    from seqtune.splits import n_columns
 
     # Rich assumes 80 columns when writing to a file or pipe; the leaderboard needs more.
     console = Console(width=None if sys.stdout.isatty() else 140)
@@ -395,7 +400,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         f"estimator={type(estimator).__name__}, tuner={args.tuner}, max_trials={args.max_trials}"
         + (f", time_budget={args.time_budget}s" if args.time_budget else "")
     )
-    objective = args.objective or ("mae" if task == "forecasting" else "score")
+    n_targets = n_columns(data["fit"][0]) if task == "forecasting" else 1
+    objective = resolve_objective(args.objective, task, n_targets).name
     started = time.monotonic()
     progress = None if args.quiet else _Progress(console, args.max_trials, args.time_budget, objective)
     with progress or contextlib.nullcontext():
@@ -482,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="Keras Tuner oracle (default: bayesian)")
     tune.add_argument("--max-trials", type=int, default=10, help="number of trials (default: 10)")
     tune.add_argument("--time-budget", type=float, help="seconds; no trial starts after it, the running one stops at an epoch end")
-    tune.add_argument("--objective", help="'score' (default), 'val_loss', or for forecasting mae/rmse/smape/mase")
+    tune.add_argument("--objective", help="'score' (default), 'val_loss', or for forecasting "
+                                          "mae/rmse/smape/mase (default: mae, mase for several series)")
     tune.add_argument("--cv", default="auto", type=_cv_arg,
                       help="how trials are scored: auto (5 folds below 1000 samples; forecasters up "
                            "to 3 expanding-window origins), none (one holdout) or a number of folds "
@@ -494,13 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--final-model", choices=("auto", "refit", "bag"), default="auto",
                       help="the best configuration refitted and checked, or its fold models averaged "
                            "(default: auto)")
-    tune.add_argument("--ensemble", type=_ensemble_arg, default="auto",
+    tune.add_argument("--ensemble", type=_auto_or_int("--ensemble"), default="auto",
                       help="average up to this many configurations chosen on out-of-fold "
                            "predictions; auto: 3 for cross-validated classifiers, else 1 "
                            "(default: auto)")
-    tune.add_argument("--intensify", type=int, default=0, metavar="K",
+    tune.add_argument("--intensify", type=_auto_or_int("--intensify"), default="auto", metavar="K",
                       help="train the best configuration again with 2 other weight seeds and "
-                           "rank it by the mean, up to K configurations (default: 0)")
+                           "rank it by the mean, up to K configurations; auto: 3 for "
+                           "cross-validated forecasters, else 0 (default: auto)")
     tune.add_argument("--param", action="append", metavar="NAME=VALUE",
                       help="fix an estimator parameter, e.g. --param epochs=50 (repeatable)")
     tune.add_argument("--random-state", type=int, help="seed of the oracle and the split")

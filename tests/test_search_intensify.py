@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from seqtune import SequenceClassifier, SequenceForecaster, SequenceSearch
-from seqtune.search._intensify import Intensifier, rescore_seed
+from seqtune.search._intensify import Intensifier, rescore_seed, resolve_intensify
 
 TINY = {"units": 4, "epochs": 2, "batch_size": 16, "patience": 1}
 
@@ -193,3 +193,30 @@ def test_reruns_are_tracked_as_child_runs_and_the_forecaster_refits_the_pick(tmp
                          [(0, 1, 1000), (7, 2, 2007), (None, 1, None), (np.int64(3), 1, 1003)])
 def test_rescore_seeds_are_offsets_of_the_first(first, j, expected):
     assert rescore_seed(first, j) == expected
+
+
+@pytest.mark.parametrize(("intensify", "task", "n_folds", "expected"), [
+    ("auto", "forecasting", 2, 3), ("auto", "forecasting", 1, 0), ("auto", "classification", 5, 0),
+    ("auto", "regression", 5, 0), (0, "forecasting", 3, 0), (2, "classification", 5, 2)])
+def test_auto_intensify_rescores_three_configurations_of_cross_validated_forecasters(
+        intensify, task, n_folds, expected):
+    assert resolve_intensify(intensify, task, n_folds) == expected
+
+
+def test_a_default_forecasting_search_rescores_its_pick(tmp_path):
+    y = np.sin(np.arange(120.0) / 4) + 0.01 * np.arange(120.0)
+    search = SequenceSearch(SequenceForecaster(horizon=6, random_state=5),
+                            space={"units": 4, "epochs": 2, "lookback": [4, 8]}, tuner="random",
+                            max_trials=2, cv=2, directory=tmp_path / "search", tracking=False,
+                            random_state=0, verbose=0, pruning=False).fit(y)
+    assert search.intensify == "auto"
+    best = next(r for r in search.records_ if r["trial_id"] == search.best_trial_id_)
+    # Two fresh seeds beside the trial's own, and the score is their mean.
+    assert [s["random_state"] for s in best["seeds"]] == [5, 1005, 2005]
+    assert search.best_score_ == pytest.approx(np.mean([s["score"] for s in best["seeds"]]))
+
+
+def test_a_bad_intensify_names_the_value_and_the_choices(tmp_path, clf36):
+    X, y = clf36
+    with pytest.raises(ValueError, match=r"intensify.*'three'"):
+        _search(tmp_path, intensify="three").fit(X, y)

@@ -45,10 +45,27 @@ from seqtune.records import (
 
 from ._runner import TrialContext, TrialRunner
 
-__all__ = ["Intensifier", "rescore_seed"]
+__all__ = ["AUTO_INTENSIFY", "Intensifier", "rescore_seed", "resolve_intensify"]
+
+#: Configurations ``intensify="auto"`` re-scores for cross-validated forecasters
+#: (benchmarks/README.md has the measurement, and says it followed test scores).
+AUTO_INTENSIFY = 3
 
 #: Seed ``j`` of a re-run is the first seed plus this many times ``j``.
 SEED_STRIDE = 1000
+
+
+def resolve_intensify(intensify: int | str, task: str, n_folds: int) -> int:
+    """``"auto"``: :data:`AUTO_INTENSIFY` configurations for cross-validated forecasters,
+    else none.
+
+    A forecaster's trials are cheap and their fold scores noisy across weight seeds (on
+    Airline a pick's score moved by up to 17 MAE with the seed); a classifier's trials
+    can take minutes each, so the re-runs' reserve would cost trials (not measured).
+    """
+    if intensify != "auto":
+        return int(intensify)
+    return AUTO_INTENSIFY if task == "forecasting" and n_folds > 1 else 0
 
 
 def rescore_seed(first: Any, j: int) -> int | None:

@@ -28,7 +28,7 @@ from seqtune.records import (
     read_trial_records,
     results_frame,
 )
-from seqtune.splits import n_rows
+from seqtune.splits import n_columns, n_rows
 from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_ensemble, resolve_final_model
@@ -80,9 +80,10 @@ class SequenceSearch(BaseEstimator):
     objective : str or keras_tuner.Objective, default=None
         Classifier/regressor: "score" (accuracy / R², maximised) by default, or
         "val_loss" (the held-out log loss / mean squared error), or a Keras history
-        metric such as "loss" (at the epoch the fit kept). Forecaster: "mae"
-        (minimised) by default, or "rmse", "smape", "mase". Ties go to the lower
-        held-out loss.
+        metric such as "loss" (at the epoch the fit kept). Forecaster: "mae" for one
+        target series and "mase" for several (minimised) by default, or "rmse",
+        "smape". MASE weighs every series alike, where a summed MAE is decided by the
+        series of the widest scale. Ties go to the lower held-out loss.
     directory : str or path, default="seqtune_search"
         Where Keras Tuner and seqtune keep the search state.
     project_name : str, default=None
@@ -128,7 +129,7 @@ class SequenceSearch(BaseEstimator):
         regressors), each built as ``final_model`` says; 1 keeps the best one alone.
         "auto": 3 for cross-validated classifiers, else 1 (benchmarks/README.md has
         the measurement).
-    intensify : int, default=0
+    intensify : int or "auto", default="auto"
         After the trials, train the best configuration again on the same folds with
         ``intensify_seeds`` other weight seeds (its ``random_state`` + 1000, + 2000...)
         and rank it by the mean over its seeds; when that mean falls below another
@@ -138,6 +139,8 @@ class SequenceSearch(BaseEstimator):
         ``<trial_id>.seed<j>``, tracked as child runs, resumed like trials, and count
         against ``time_budget``: no trial starts once the time left is what re-scoring
         the best ``intensify`` trials so far would take. They run in this process.
+        "auto": 3 for cross-validated forecasters, else 0 (benchmarks/README.md has
+        the measurement).
     intensify_seeds : int, default=2
         Fresh weight seeds per re-scored configuration.
     n_jobs : int, default=1
@@ -239,7 +242,7 @@ class SequenceSearch(BaseEstimator):
         "pruning": ["boolean"],
         "final_model": [StrOptions(set(FINAL_MODELS))],
         "ensemble": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "intensify": [Interval(Integral, 0, None, closed="left")],
+        "intensify": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "intensify_seeds": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
         "gpus": [str, "array-like", None],
@@ -277,7 +280,7 @@ class SequenceSearch(BaseEstimator):
         pruning: bool = True,
         final_model: str = "auto",
         ensemble: int | str = "auto",
-        intensify: int = 0,
+        intensify: int | str = "auto",
         intensify_seeds: int = 2,
         n_jobs: int | None = 1,
         gpus: Any = None,
@@ -340,7 +343,9 @@ class SequenceSearch(BaseEstimator):
         """
         check_params(self)
         task = estimator_task(self.estimator)
-        objective = resolve_objective(self.objective, task)
+        # A forecaster's X is its target series: (n_timesteps,) or (n_timesteps, n_targets).
+        objective = resolve_objective(self.objective, task,
+                                      n_columns(X) if task == "forecasting" else 1)
         check_objective(objective.name, task)
         if task != "forecasting" and y is None:
             raise ValueError(f"{type(self.estimator).__name__} needs targets: call fit(X, y).")
@@ -364,7 +369,7 @@ class SequenceSearch(BaseEstimator):
         project_dir = Path(self.directory) / project_name
         fingerprint = dataset_fingerprint(X, y)
         check_resume(project_dir, overwrite=bool(self.overwrite), fingerprint=fingerprint,
-                     tuner=self.tuner, space=space, n_folds=len(folds))
+                     tuner=self.tuner, space=space, n_folds=len(folds), objective=objective.name)
 
         mode, n_workers, gpus = choose_mode(n_jobs=self.n_jobs, gpus=self.gpus,
                                             trials_per_gpu=self.trials_per_gpu,
@@ -398,7 +403,7 @@ class SequenceSearch(BaseEstimator):
                 mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
         from seqtune.tracking._serving import input_example
 
-        from ._intensify import Intensifier
+        from ._intensify import Intensifier, resolve_intensify
         from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
         from ._chief import distributed_role, run_worker
         from ._tuner import make_tuner
@@ -422,7 +427,8 @@ class SequenceSearch(BaseEstimator):
             intensifier.observe(list(progress.records.values()))
 
         runner = TrialRunner(context, on_begin=progress.trial_begin, on_end=trial_ended)
-        intensifier = Intensifier(context, project_dir, n_configs=int(self.intensify),
+        n_configs = resolve_intensify(self.intensify, task, len(context.folds))
+        intensifier = Intensifier(context, project_dir, n_configs=n_configs,
                                   n_seeds=int(self.intensify_seeds),
                                   on_end=lambda record: trial_ended(record, rescored=True))
         kt_tuner = make_tuner(

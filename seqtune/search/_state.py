@@ -23,8 +23,9 @@ STATE_FILENAME = "seqtune_search.json"
 
 
 def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner: str,
-                 space: Any, n_folds: int) -> None:
-    """Refuse to resume a search made on other data, with another tuner, or other folds.
+                 space: Any, n_folds: int, objective: str | None = None) -> None:
+    """Refuse to resume a search made on other data, with another tuner, other folds or
+    another objective.
 
     A search written before cross-validation existed scored its trials on one holdout
     (``n_folds`` 1).
@@ -60,6 +61,13 @@ def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner
             f"{'one holdout' if n_folds == 1 else f'{n_folds} folds'}: their scores would not "
             f"compare. Pass the same cv to resume ({'cv=None' if scored_on == 1 else f'cv={scored_on}'}), "
             "overwrite=True to start afresh, or another project_name."
+        )
+    scored_by = (state.get("objective") or {}).get("name")
+    if objective is not None and scored_by not in (None, objective):
+        raise ValueError(
+            f"{project_dir} holds a search whose trials were ranked by {scored_by!r}, not "
+            f"{objective!r}: their scores would not compare. Pass objective={scored_by!r} "
+            "to resume, overwrite=True to start afresh, or another project_name."
         )
     if state.get("space_yaml") not in (None, space.to_yaml()):
         warnings.warn(
