@@ -141,6 +141,27 @@ def test_rows_that_averaged_configurations_get_a_section_of_their_own():
     assert "| 0 | 0.900" not in averaged and "| 5 | 0.900" not in single
 
 
+def test_rows_ranked_by_another_objective_are_named_and_the_default_search_is_marked():
+    from benchmarks.run import render
+
+    def row(seed, objective, intensify, mase):
+        return {"dataset": "macrodata", "seed": seed, "backend": "jax", "quick": False,
+                "intensify": intensify, "ensemble": 1, "objective": objective, "metric": "mase",
+                "defaults": {"mase": 0.55}, "searched": {"mase": mase}, "n_trials": 40,
+                "n_pruned": 30, "trials_s": 800.0, "budget_s": 900.0, "n_folds": 3,
+                "final_model": {"kind": "refit"}, "best_params": {"lookback": 8},
+                "date": "2026-12-04", "commit": "abc1234", "keras": "3", "cpus": 2,
+                "command": "python -m benchmarks.run macrodata"}
+
+    # Macrodata's default objective is MASE (several series) and intensify is 3 (forecaster, 3 folds).
+    table = render([row(0, "mae", 0, 0.56), row(0, "mae", 3, 0.555), row(0, "mase", 3, 0.51)])
+    headers = [line for line in table.splitlines() if line.startswith("### ")]
+    assert headers == ["### jax, intensify=3 (today's default search)",
+                       "### jax, intensify=3, objective=mae", "### jax, objective=mae"]
+    today = table.split("### jax, intensify=3, objective=mae")[0]
+    assert "| 0 | 0.550 | 0.510 |" in today and "0.555" not in today
+
+
 def test_nested_choice_scores_each_fold_with_choices_made_without_it():
     from benchmarks.ensemble_oof import nested_choice
 
@@ -162,3 +183,13 @@ def test_nested_choice_scores_each_fold_with_choices_made_without_it():
     assert ensemble == pytest.approx(2 / 6)
     soft = [np.where(right > 0, 0.8, 0.2), np.full((6, 2), 0.5)]
     assert nested_choice(soft, y, folds, size=3) == (1.0, 1.0)
+
+
+def test_reference_folds_scores_var_on_the_searchs_own_folds():
+    from benchmarks.reference_folds import fold_scores
+
+    scores = fold_scores("macrodata")
+    assert list(scores) == ["VAR(1)", "VAR(2)", "VAR(3)", "VAR(4)"]
+    # cv="auto" on 162 quarters: 3 origins of 11 one-step forecasts, MASE per fold.
+    assert all(len(v) == 3 and np.all(np.isfinite(v)) for v in scores.values())
+    assert np.mean(scores["VAR(1)"]) == pytest.approx(0.400, abs=0.001)
