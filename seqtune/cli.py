@@ -354,7 +354,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     from seqtune.search import SequenceSearch
     from seqtune.search._objective import resolve_objective
-    from seqtune.splits import n_columns
 
     # Rich assumes 80 columns when writing to a file or pipe; the leaderboard needs more.
     console = Console(width=None if sys.stdout.isatty() else 140)
@@ -400,8 +399,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         f"estimator={type(estimator).__name__}, tuner={args.tuner}, max_trials={args.max_trials}"
         + (f", time_budget={args.time_budget}s" if args.time_budget else "")
     )
-    n_targets = n_columns(data["fit"][0]) if task == "forecasting" else 1
-    objective = resolve_objective(args.objective, task, n_targets).name
+    objective = resolve_objective(args.objective, task).name
     started = time.monotonic()
     progress = None if args.quiet else _Progress(console, args.max_trials, args.time_budget, objective)
     with progress or contextlib.nullcontext():
@@ -489,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--max-trials", type=int, default=10, help="number of trials (default: 10)")
     tune.add_argument("--time-budget", type=float, help="seconds; no trial starts after it, the running one stops at an epoch end")
     tune.add_argument("--objective", help="'score' (default), 'val_loss', or for forecasting "
-                                          "mae/rmse/smape/mase (default: mae, mase for several series)")
+                                          "mae/rmse/smape/mase (default: mae)")
     tune.add_argument("--cv", default="auto", type=_cv_arg,
                       help="how trials are scored: auto (5 folds below 1000 samples; forecasters up "
                            "to 3 expanding-window origins), none (one holdout) or a number of folds "

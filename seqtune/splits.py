@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 
-__all__ = ["holdout_split", "tail_split", "take", "n_columns", "n_rows"]
+__all__ = ["holdout_split", "tail_split", "take", "n_rows"]
 
 
 def holdout_split(
@@ -94,8 +94,3 @@ def take(data: Any, indices: np.ndarray) -> Any:
 def n_rows(data: Any) -> int:
     """Number of samples (or time steps) of an array, a list or a pandas object."""
     return int(data.shape[0]) if hasattr(data, "shape") else len(data)
-
-
-def n_columns(data: Any) -> int:
-    """Columns of a 2-D array or DataFrame (a forecaster's target series); 1 for 1-D data."""
-    return int(np.shape(data)[1]) if np.ndim(data) == 2 else 1

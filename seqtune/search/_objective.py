@@ -2,11 +2,10 @@
 
 Each fold is scored on data its fit never saw (early stopping uses the estimator's own
 inner split, or the training loss). Classifiers and regressors are ranked by
-``"score"`` by default (accuracy / R², maximised), forecasters by the error of rolling
-forecasts through the fold's held-out stretch (minimised): ``"mae"`` for one target
-series, ``"mase"`` for several, since an MAE summed over series of different scales is
-decided by the widest one (on Macrodata, investment growth swamps GDP growth) while
-MASE weighs every series alike. ``"val_loss"`` is the
+``"score"`` by default (accuracy / R², maximised), forecasters by ``"mae"`` of rolling
+forecasts through the fold's held-out stretch (minimised; ``"mase"`` weighs several
+series of different scales alike, where a summed MAE is decided by the widest one, but
+as the default it picked worse on Macrodata: benchmarks/README.md). ``"val_loss"`` is the
 held-out loss (log loss for classifiers, mean squared error in y's units for
 regressors); any other Keras history metric (``"loss"``, ...) counts at the epoch whose
 weights the fit kept. A trial's score is the mean over its folds.
@@ -32,16 +31,8 @@ class NonFiniteScore(RuntimeError):
     """A trial's loss or objective became NaN or infinite."""
 
 
-def resolve_objective(objective: Any, task: str, n_targets: int = 1):
+def resolve_objective(objective: Any, task: str):
     """A ``keras_tuner.Objective`` for what the user passed (None: the task's default).
-
-    Parameters
-    ----------
-    objective : None, str or keras_tuner.Objective
-    task : {"classification", "regression", "forecasting"}
-    n_targets : int, default=1
-        Target series of a forecaster: with more than one the default is ``"mase"``
-        (scale-free, every series weighs alike), else ``"mae"`` (in the series' units).
 
     Raises
     ------
@@ -52,7 +43,7 @@ def resolve_objective(objective: Any, task: str, n_targets: int = 1):
 
     if objective is None:
         if task == "forecasting":
-            return kt.Objective("mase" if n_targets > 1 else "mae", direction="min")
+            return kt.Objective("mae", direction="min")
         return kt.Objective("score", direction="max")
     if isinstance(objective, kt.Objective):
         return objective

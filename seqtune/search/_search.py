@@ -28,7 +28,7 @@ from seqtune.records import (
     read_trial_records,
     results_frame,
 )
-from seqtune.splits import n_columns, n_rows
+from seqtune.splits import n_rows
 from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_ensemble, resolve_final_model
@@ -80,10 +80,10 @@ class SequenceSearch(BaseEstimator):
     objective : str or keras_tuner.Objective, default=None
         Classifier/regressor: "score" (accuracy / R², maximised) by default, or
         "val_loss" (the held-out log loss / mean squared error), or a Keras history
-        metric such as "loss" (at the epoch the fit kept). Forecaster: "mae" for one
-        target series and "mase" for several (minimised) by default, or "rmse",
-        "smape". MASE weighs every series alike, where a summed MAE is decided by the
-        series of the widest scale. Ties go to the lower held-out loss.
+        metric such as "loss" (at the epoch the fit kept). Forecaster: "mae"
+        (minimised) by default, or "rmse", "smape", "mase" (which weighs several series
+        of different scales alike; as the default it picked worse on Macrodata,
+        benchmarks/README.md). Ties go to the lower held-out loss.
     directory : str or path, default="seqtune_search"
         Where Keras Tuner and seqtune keep the search state.
     project_name : str, default=None
@@ -343,9 +343,7 @@ class SequenceSearch(BaseEstimator):
         """
         check_params(self)
         task = estimator_task(self.estimator)
-        # A forecaster's X is its target series: (n_timesteps,) or (n_timesteps, n_targets).
-        objective = resolve_objective(self.objective, task,
-                                      n_columns(X) if task == "forecasting" else 1)
+        objective = resolve_objective(self.objective, task)
         check_objective(objective.name, task)
         if task != "forecasting" and y is None:
             raise ValueError(f"{type(self.estimator).__name__} needs targets: call fit(X, y).")
