@@ -350,6 +350,8 @@ def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from seqtune.cli import _auto_or_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", metavar="DATASET",
                         help=f"any of {', '.join(DATASETS)} (default: all)")
@@ -359,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
                         help=f"wall seconds of search per data set and seed (default: {DEFAULT_BUDGET_S:.0f})")
     parser.add_argument("--max-trials", type=int, default=DEFAULT_MAX_TRIALS)
-    parser.add_argument("--intensify", type=lambda t: t if t == "auto" else int(t), default="auto",
+    parser.add_argument("--intensify", type=_auto_or_int("--intensify"), default="auto",
                         metavar="K", help="SequenceSearch(intensify=K): a value other than the "
                                           "default's gets a section of its own (default: auto)")
     parser.add_argument("--quick", action="store_true", help="a smoke test: tiny budgets, not results")
