@@ -154,11 +154,12 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     intensify = resolve_intensify(search.intensify, ds.task, search.n_folds_)
     own = (resolve_final_model(search.final_model, ds.task, search.n_folds_), ensemble)
     alternatives = {}
-    if ds.task == "classification" and not quick:
+    others = ((("refit", ("refit", 1)), ("bag", ("bag", 1)), ("ensemble3", ("bag", 3)))
+              if ds.task == "classification" else (("single", ("refit", 1)),))
+    if not quick:
         # The same trials with another final model: resuming the finished search runs no
         # trial, it only builds the model (not tracked, so MLflow keeps one parent run).
-        for label, (final, k) in (("refit", ("refit", 1)), ("bag", ("bag", 1)),
-                                  ("ensemble3", ("bag", 3))):
+        for label, (final, k) in others:
             if (final, k) == own:
                 continue
             other = clone(search).set_params(tracking=False, overwrite=False,
@@ -177,8 +178,10 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         "n_pruned": statuses.count("PRUNED"), "n_failed": statuses.count("FAILED"),
         "n_folds": search.n_folds_, "best_cv_score": search.best_score_,
         "objective": search.objective_["name"], "best_params": search.best_params_,
-        "final_model": {k: v for k, v in (search.final_model_ or {}).items()
-                        if k in ("kind", "epochs", "n_models", "verified", "fallback")},
+        "final_model": {**{k: v for k, v in (search.final_model_ or {}).items()
+                           if k in ("kind", "epochs", "n_models", "verified", "fallback")},
+                        **({"n_members": len(search.final_model_["members"])}
+                           if "members" in (search.final_model_ or {}) else {})},
         "alternatives": alternatives,
         "date": dt.date.today().isoformat(), "commit": _commit(),
         "keras": keras.__version__, "python": platform.python_version(),
@@ -264,6 +267,8 @@ def render(rows: list[dict], notes: str = "") -> str:
                 regret = (r["searched"][ds.metric] < r["defaults"][ds.metric]) if ds.better == "max" \
                     else (r["searched"][ds.metric] > r["defaults"][ds.metric])
                 final = r.get("final_model", {}).get("kind", "")
+                if r.get("final_model", {}).get("n_members"):
+                    final += f" of {r['final_model']['n_members']}"
                 lines.append(
                     f"| {r['seed']} | {_fmt(r['defaults'][ds.metric], ds.metric)} | "
                     f"{_fmt(r['searched'][ds.metric], ds.metric)}{' (regret)' if regret else ''} | "

@@ -1,8 +1,8 @@
 """Averages of fitted seqtune estimators: a search's bagged fold models, or an ensemble.
 
-:class:`SequenceEnsembleClassifier` averages class probabilities, and
-:class:`SequenceEnsembleRegressor` predictions, of estimators already fitted (weights
-optional). Both are scikit-learn estimators: they pickle, clone and log as an MLflow
+:class:`SequenceEnsembleClassifier` averages class probabilities,
+:class:`SequenceEnsembleRegressor` predictions, and :class:`SequenceEnsembleForecaster`
+forecasts, of estimators already fitted (weights optional). Both are scikit-learn estimators: they pickle, clone and log as an MLflow
 model like a single estimator, and ``fit`` refits every member on new data.
 """
 
@@ -15,7 +15,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["SequenceEnsembleClassifier", "SequenceEnsembleRegressor"]
+from .backtest import forecast_metrics
+
+__all__ = ["SequenceEnsembleClassifier", "SequenceEnsembleForecaster", "SequenceEnsembleRegressor"]
 
 
 class _SequenceEnsemble(BaseEstimator):
@@ -130,3 +132,123 @@ class SequenceEnsembleRegressor(RegressorMixin, _SequenceEnsemble):
         weights = self._weights()
         return sum(w * np.asarray(m.predict(X), dtype=float)
                    for w, m in zip(weights, self._members()))
+
+
+class SequenceEnsembleForecaster(_SequenceEnsemble):
+    """The weighted mean of fitted forecasters' forecasts.
+
+    The members may differ in ``lookback``, cell or transform, but share ``horizon``
+    and the series they forecast (targets and exogenous features).
+
+    Parameters
+    ----------
+    estimators : sequence of fitted SequenceForecaster
+    weights : sequence of float, default=None
+        One non-negative weight per estimator; equal when None.
+
+    Examples
+    --------
+    >>> ensemble = SequenceEnsembleForecaster([forecaster_a, forecaster_b])  # doctest: +SKIP
+    >>> ensemble.predict().shape  # doctest: +SKIP
+    (horizon,)
+    """
+
+    def fit(self, y: Any, X: Any = None, **fit_params: Any):
+        """Refit a clone of every member on the series ``y`` (and exogenous ``X``).
+
+        Parameters
+        ----------
+        y : array-like of shape (n_timesteps,) or (n_timesteps, n_targets)
+        X : array-like of shape (n_timesteps, n_exogenous), optional
+
+        Returns
+        -------
+        self
+        """
+        return super().fit(y, X, **fit_params)
+
+    def _shared(self, name: str) -> Any:
+        members = self._members()
+        values = [getattr(m, name) for m in members]
+        if any(v != values[0] for v in values[1:]):
+            raise ValueError(f"The members' {name} differ ({values}); an ensemble's "
+                             f"forecasters must share {name}.")
+        return values[0]
+
+    @property
+    def horizon(self) -> int:
+        """Steps ahead every member forecasts."""
+        return int(self._shared("horizon"))
+
+    @property
+    def n_targets_(self) -> int:
+        return int(self._shared("n_targets_"))
+
+    @property
+    def n_exogenous_(self) -> int:
+        return int(self._shared("n_exogenous_"))
+
+    @property
+    def min_history(self) -> int:
+        """The fewest steps ``y_history`` may have: the most any member needs."""
+        return max(int(m.min_history) for m in self._members())
+
+    def predict(self, y_history: Any = None, X: Any = None) -> Any:
+        """Weighted mean of the members' forecasts of the ``horizon`` steps after ``y_history``.
+
+        Parameters
+        ----------
+        y_history : array-like of shape (n_timesteps, n_targets) or (n_timesteps,), optional
+            At least :attr:`min_history` steps; the training series by default.
+        X : array-like of shape (n_timesteps, n_exogenous), optional
+
+        Returns
+        -------
+        forecast : ndarray of shape (horizon,) or (horizon, n_targets), or pandas
+            As the members return it.
+        """
+        self._shared("horizon")
+        weights = self._weights()
+        return sum(w * m.predict(y_history, X) for w, m in zip(weights, self._members()))
+
+    def rolling_forecasts(self, y_val: Any, X_val: Any = None, *, y_history: Any = None,
+                          X_history: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The weighted mean of the members' rolling forecasts through ``y_val``.
+
+        See ``SequenceForecaster.rolling_forecasts``; returns ``y_true`` and ``y_pred`` of
+        shape (n_pooled, n_targets) and the history, of the first member.
+        """
+        self._shared("horizon")
+        weights = self._weights()
+        pooled = [m.rolling_forecasts(y_val, X_val, y_history=y_history, X_history=X_history)
+                  for m in self._members()]
+        truth, _, history = pooled[0]
+        return truth, sum(w * p[1] for w, p in zip(weights, pooled)), history
+
+    def evaluate(self, y_val: Any, X_val: Any = None, *, y_history: Any = None,
+                 X_history: Any = None, seasonal_period: int | None = None) -> dict[str, float]:
+        """Score the ensemble's rolling forecasts, as ``SequenceForecaster.evaluate``.
+
+        Parameters
+        ----------
+        y_val : array-like of shape (n_val,) or (n_val, n_targets)
+        X_val : array-like of shape (n_val, n_exogenous), optional
+        y_history, X_history : optional
+            The history before ``y_val``; the training series by default.
+        seasonal_period : int or None
+            Period of the naive forecast that scales MASE; by default the first
+            member's (its ``seasonal_difference``, else 1).
+
+        Returns
+        -------
+        dict
+            ``mae``, ``rmse``, ``smape`` (percent) and ``mase``.
+        """
+        truth, preds, history = self.rolling_forecasts(y_val, X_val, y_history=y_history,
+                                                       X_history=X_history)
+        period = seasonal_period or self._members()[0].seasonal_difference or 1
+        return forecast_metrics(truth, preds, y_train=history, seasonal_period=period)
+
+    def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:
+        """Negative MAE of the rolling forecasts through ``y`` (higher is better)."""
+        return -self.evaluate(y, X, y_history=y_history, X_history=X_history)["mae"]

@@ -25,7 +25,7 @@ from .model import build_recurrent_model, predict_in_batches
 from .preprocessing import SeriesTransformer, future_index
 from .seq2seq import build_seq2seq_model, decode_autoregressive
 from .splits import tail_split
-from .validation import check_exog, check_exog_presence, check_series
+from .validation import check_exog, check_exog_presence, check_history, check_series
 from .windows import (
     STRATEGIES,
     WindowDataset,
@@ -235,11 +235,9 @@ class SequenceForecaster(BaseSequenceEstimator):
                 "or a longer lookback."
             )
         if self.strategy == "seq2seq":
-            given = {}
-            if self.linear_skip:
-                given["linear_skip"] = self.linear_skip
-            if self.ensemble_size != 1:
-                given["ensemble_size"] = self.ensemble_size
+            given = {k: v for k, v, default in (("linear_skip", self.linear_skip, False),
+                                                ("ensemble_size", self.ensemble_size, 1))
+                     if v != default}
             if given:
                 raise ValueError(
                     f"{', '.join(f'{k}={v!r}' for k, v in given.items())} is only available with "
@@ -426,22 +424,10 @@ class SequenceForecaster(BaseSequenceEstimator):
                     "y_history; pass both, or neither to forecast after the training series."
                 )
             return self.y_train_[-needed:], self.X_train_tail_, self.index_
-        values, index = check_series(y_history, "y_history")
-        if values.shape[1] != self.n_targets_:
-            raise ValueError(
-                f"y_history has {values.shape[1]} channels, but this forecaster was fitted on "
-                f"{self.n_targets_}."
-            )
-        if len(values) < needed:
-            raise ValueError(
-                f"y_history has {len(values)} steps, fewer than the {needed} this forecaster needs "
-                f"(lookback={self.lookback}"
-                + (f" + {self._n_lost} lost to differencing" if self._n_lost else "")
-                + "); pass a longer history."
-            )
-        x_values = check_exog(X, len(values), name="X", aligned_with="y_history")
-        check_exog_presence(self.n_exogenous_, x_values, "X")
-        return values, x_values, index
+        why = f"lookback={self.lookback}" + (f" + {self._n_lost} lost to differencing"
+                                             if self._n_lost else "")
+        return check_history(y_history, X, n_targets=self.n_targets_,
+                             n_exogenous=self.n_exogenous_, needed=needed, why=why)
 
     def _forecast_origins(self, y_full: np.ndarray, x_full: np.ndarray | None, origins: np.ndarray) -> np.ndarray:
         """Forecast after each origin of one series in a single batched model call.
@@ -522,20 +508,14 @@ class SequenceForecaster(BaseSequenceEstimator):
 
     # -- evaluation ---------------------------------------------------------------------
 
-    def evaluate(
-        self,
-        y_val: Any,
-        X_val: Any = None,
-        *,
-        y_history: Any = None,
-        X_history: Any = None,
-        seasonal_period: int | None = None,
-    ) -> dict[str, float]:
-        """Roll forecast origins through a continuation; one fit, one batched model call.
+    def rolling_forecasts(
+        self, y_val: Any, X_val: Any = None, *, y_history: Any = None, X_history: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forecasts :meth:`evaluate` scores, pooled over its origins.
 
         Origin ``i`` (``i = 0 .. len(y_val) - horizon``, or just 0 when ``y_val`` is
         shorter than ``horizon``) forecasts ``y_val[i:i + horizon]`` from the history
-        followed by ``y_val[:i]``; all forecast steps are pooled.
+        followed by ``y_val[:i]``; one batched model call serves every origin.
 
         Parameters
         ----------
@@ -544,14 +524,13 @@ class SequenceForecaster(BaseSequenceEstimator):
         X_val : array-like of shape (n_val, n_exogenous), optional
         y_history, X_history : optional
             The history before ``y_val``; the training series by default.
-        seasonal_period : int or None
-            Period of the naive forecast that scales MASE; defaults to
-            ``seasonal_difference`` when set, else 1.
 
         Returns
         -------
-        dict
-            ``mae``, ``rmse``, ``smape`` (percent) and ``mase`` (mean over channels).
+        y_true, y_pred : ndarray of shape (n_pooled, n_targets)
+            Actuals and forecasts, origin after origin.
+        history : ndarray of shape (n_history, n_targets)
+            The history used (it scales MASE).
         """
         check_is_fitted(self, "model_")
         if y_history is None:
@@ -574,17 +553,42 @@ class SequenceForecaster(BaseSequenceEstimator):
             x_full = np.full((len(y_full), x_v.shape[1]), np.nan)
             x_full[len(hist) - len(x_hist) : len(hist)] = x_hist
             x_full[len(hist) :] = x_v
-        origins = len(hist) + np.arange(n_origins)
-        forecasts = self._forecast_origins(y_full, x_full, origins)
-        preds, truth = [], []
-        for i in range(n_origins):
-            n = min(horizon, len(y_v) - i)
-            preds.append(forecasts[i, :n])
-            truth.append(y_v[i : i + n])
+        forecasts = self._forecast_origins(y_full, x_full, len(hist) + np.arange(n_origins))
+        steps = [min(horizon, len(y_v) - i) for i in range(n_origins)]
+        return (np.concatenate([y_v[i : i + n] for i, n in enumerate(steps)]),
+                np.concatenate([forecasts[i, :n] for i, n in enumerate(steps)]), hist)
+
+    def evaluate(
+        self,
+        y_val: Any,
+        X_val: Any = None,
+        *,
+        y_history: Any = None,
+        X_history: Any = None,
+        seasonal_period: int | None = None,
+    ) -> dict[str, float]:
+        """Score rolling forecasts through a continuation (see :meth:`rolling_forecasts`).
+
+        Parameters
+        ----------
+        y_val : array-like of shape (n_val,) or (n_val, n_targets)
+        X_val : array-like of shape (n_val, n_exogenous), optional
+        y_history, X_history : optional
+            The history before ``y_val``; the training series by default.
+        seasonal_period : int or None
+            Period of the naive forecast that scales MASE; defaults to
+            ``seasonal_difference`` when set, else 1.
+
+        Returns
+        -------
+        dict
+            ``mae``, ``rmse``, ``smape`` (percent) and ``mase`` (mean over channels),
+            over all forecast steps pooled.
+        """
+        truth, preds, hist = self.rolling_forecasts(y_val, X_val, y_history=y_history,
+                                                    X_history=X_history)
         period = seasonal_period or self.seasonal_difference or 1
-        return forecast_metrics(
-            np.concatenate(truth), np.concatenate(preds), y_train=hist, seasonal_period=period
-        )
+        return forecast_metrics(truth, preds, y_train=hist, seasonal_period=period)
 
     def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:
         """Negative MAE of rolling forecasts over the continuation ``y`` (higher is better).

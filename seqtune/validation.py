@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, valid
 __all__ = [
     "check_exog",
     "check_exog_presence",
+    "check_history",
     "check_params",
     "check_series",
     "did_you_mean",
@@ -345,3 +346,39 @@ def check_exog_presence(n_exogenous: int, X: np.ndarray | None, name: str) -> No
             f"{name} has {X.shape[1]} exogenous features, but this forecaster was fitted with "
             f"{n_exogenous}."
         )
+
+
+def check_history(y_history: Any, X: Any, *, n_targets: int, n_exogenous: int, needed: int,
+                  why: str) -> tuple[np.ndarray, np.ndarray | None, Any]:
+    """Validate a forecaster's prediction history and its exogenous features.
+
+    Parameters
+    ----------
+    y_history : array-like of shape (n_timesteps,) or (n_timesteps, n_targets)
+    X : array-like of shape (n_timesteps, n_exogenous) or None
+    n_targets, n_exogenous : int
+        What the forecaster was fitted on.
+    needed : int
+        The fewest steps the history may have.
+    why : str
+        What makes up ``needed``, for the message (e.g. ``"lookback=24"``).
+
+    Returns
+    -------
+    values : ndarray of shape (n_timesteps, n_targets)
+    x_values : ndarray of shape (n_timesteps, n_exogenous) or None
+    index : pandas index or None
+    """
+    values, index = check_series(y_history, "y_history")
+    if values.shape[1] != n_targets:
+        raise ValueError(
+            f"y_history has {values.shape[1]} channels, but this forecaster was fitted on {n_targets}."
+        )
+    if len(values) < needed:
+        raise ValueError(
+            f"y_history has {len(values)} steps, fewer than the {needed} this forecaster needs "
+            f"({why}); pass a longer history."
+        )
+    x_values = check_exog(X, len(values), name="X", aligned_with="y_history")
+    check_exog_presence(n_exogenous, x_values, "X")
+    return values, x_values, index

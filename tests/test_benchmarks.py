@@ -144,22 +144,25 @@ def test_rows_that_averaged_configurations_get_a_section_of_their_own():
 def test_rows_ranked_by_another_objective_are_named_and_the_default_search_is_marked():
     from benchmarks.run import render
 
-    def row(seed, objective, intensify, mase):
+    def row(seed, objective, intensify, mase, ensemble=1):
         return {"dataset": "macrodata", "seed": seed, "backend": "jax", "quick": False,
-                "intensify": intensify, "ensemble": 1, "objective": objective, "metric": "mase",
+                "intensify": intensify, "ensemble": ensemble, "objective": objective, "metric": "mase",
                 "defaults": {"mase": 0.60}, "searched": {"mase": mase}, "n_trials": 40,
                 "n_pruned": 30, "trials_s": 800.0, "budget_s": 900.0, "n_folds": 3,
                 "final_model": {"kind": "refit"}, "best_params": {"lookback": 8},
                 "date": "2026-12-04", "commit": "abc1234", "keras": "3", "cpus": 2,
                 "command": "python -m benchmarks.run macrodata"}
 
-    # Macrodata's default objective is MAE and intensify is 3 (a forecaster on 3 folds).
-    table = render([row(0, "mae", 0, 0.56), row(0, "mae", 3, 0.555), row(0, "mase", 3, 0.51)])
+    # Macrodata's default objective is MAE, and intensify and ensemble are 3 (a forecaster
+    # on 3 folds).
+    table = render([row(0, "mae", 0, 0.56), row(0, "mae", 3, 0.555), row(0, "mase", 3, 0.51),
+                    row(0, "mae", 3, 0.54, ensemble=3)])
     headers = [line for line in table.splitlines() if line.startswith("### ")]
-    assert headers == ["### jax", "### jax, intensify=3 (today's default search)",
+    assert headers == ["### jax", "### jax, intensify=3",
+                       "### jax, intensify=3, ensemble=3 (today's default search)",
                        "### jax, intensify=3, objective=mase"]
-    today = table.split("### jax, intensify=3 (today's default search)")[1].split("###")[0]
-    assert "| 0 | 0.600 | 0.555 |" in today and "0.510" not in today
+    today = table.split("(today's default search)")[1].split("###")[0]
+    assert "| 0 | 0.600 | 0.540 |" in today and "0.510" not in today and "0.555" not in today
 
 
 def test_nested_choice_scores_each_fold_with_choices_made_without_it():

@@ -10,7 +10,10 @@
   every member was scored on data it never saw.
 * ``ensemble=k``: up to ``k`` configurations, chosen greedily on their out-of-fold
   predictions (Caruana et al. 2004, with replacement), each built as above, averaged
-  with the weights the selection gave them.
+  with the weights the selection gave them. A forecaster's out-of-fold predictions are
+  its rolling forecasts through each fold's held-out stretch, and the selection
+  minimises the objective averaged over folds, as the trials were ranked (as
+  AutoGluon-TimeSeries selects its ensemble on its backtest windows).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sklearn.base import clone
 
 from seqtune.records import is_complete, rank_records
 
-from ._runner import OOF_FILENAME, fold_model_path
+from ._runner import fold_model_path, read_oof
 
 __all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "greedy_selection",
            "refit_epochs", "resolve_ensemble", "select_ensemble"]
@@ -48,11 +51,11 @@ def resolve_final_model(final_model: str, task: str, n_folds: int) -> str:
 
 
 def resolve_ensemble(ensemble: int | str, task: str, n_folds: int) -> int:
-    """``"auto"``: up to ``AUTO_ENSEMBLE`` configurations for cross-validated classifiers,
-    else one (regressors were not measured; forecasters refit a single configuration)."""
+    """``"auto"``: up to ``AUTO_ENSEMBLE`` configurations for cross-validated classifiers
+    and forecasters, else one (regressors were not measured)."""
     if ensemble != "auto":
         return int(ensemble)
-    return AUTO_ENSEMBLE if task == "classification" and n_folds > 1 else 1
+    return AUTO_ENSEMBLE if task in ("classification", "forecasting") and n_folds > 1 else 1
 
 
 def refit_epochs(record: dict) -> int | None:
@@ -139,26 +142,32 @@ def build_member(strategy: str, task: str, estimator: Any, record: dict, fit_arg
 
 
 def select_ensemble(task: str, records: Sequence[dict], project_dir: Path, y: Any,
-                    size: int, direction: str, max_candidates: int = 20) -> list[tuple[dict, float]]:
+                    size: int, direction: str, max_candidates: int = 20,
+                    objective: str = "mae") -> list[tuple[dict, float]]:
     """Caruana's greedy ensemble selection on out-of-fold predictions, with replacement.
 
     Candidates are the ``max_candidates`` best complete trials with out-of-fold
     predictions; the ensemble starts from the best one, and each step adds the trial
     that lowers the ensemble's out-of-fold loss most (log loss for classifiers, mean
-    squared error for regressors), until ``size`` distinct trials are in or nothing
-    helps. Returns ``(record, weight)`` pairs; weights are selection counts, summing
-    to 1.
+    squared error for regressors, and for forecasters the ``objective`` -- a forecast
+    metric -- averaged over folds, or MAE for any other objective), until ``size``
+    distinct trials are in or nothing helps. Returns ``(record, weight)`` pairs;
+    weights are selection counts, summing to 1.
     """
     from sklearn.metrics import log_loss, mean_squared_error
 
     ranked = [r for r in rank_records(records, direction) if is_complete(r)][:max_candidates]
     library = []
     for record in ranked:
-        path = Path(project_dir) / f"trial_{record['trial_id']}" / OOF_FILENAME
-        if path.is_file():
-            library.append((record, np.load(path)))
+        oof = read_oof(Path(project_dir) / f"trial_{record['trial_id']}", task)
+        if task == "forecasting" and oof is not None:
+            oof = oof if all(f"y_pred{i}" in oof for i in range(len(record["folds"]))) else None
+        if oof is not None:
+            library.append((record, oof))
     if not library:
         return [(ranked[0], 1.0)] if ranked else []
+    if task == "forecasting":
+        return _select_forecasts(library, objective, size)
     rows = np.all([np.all(np.isfinite(p), axis=1) for _, p in library], axis=0)
     y_rows = np.asarray(y)[rows]
     if task == "classification":
@@ -176,6 +185,34 @@ def select_ensemble(task: str, records: Sequence[dict], project_dir: Path, y: An
             return mean_squared_error(y_rows, pred)
 
     counts = greedy_selection([p[rows] for _, p in library], loss, size)
+    return [(library[i][0], counts[i] / counts.sum()) for i in np.flatnonzero(counts)]
+
+
+def _select_forecasts(library: list[tuple[dict, dict]], objective: str,
+                      size: int) -> list[tuple[dict, float]]:
+    """:func:`greedy_selection` over forecasters' rolling forecasts, fold by fold."""
+    from seqtune.backtest import METRICS, forecast_metrics
+
+    first = library[0][1]
+    n_folds = len(library[0][0]["folds"])
+    truths = [first[f"y_true{i}"] for i in range(n_folds)]
+    scales = [first[f"scale{i}"] for i in range(n_folds)]
+    bounds = np.cumsum([0] + [len(t) for t in truths])
+    metric = objective if objective in METRICS else "mae"
+
+    def loss(pred: np.ndarray) -> float:
+        values = []
+        for i, (truth, scale) in enumerate(zip(truths, scales)):
+            part = pred[bounds[i]:bounds[i + 1]]
+            if metric == "mase":  # the trial's own scale: no training series here
+                values.append(float(np.mean(np.mean(np.abs(part - truth), axis=0) / scale)))
+            else:
+                values.append(forecast_metrics(truth, part, metrics=(metric,))[metric])
+        return float(np.mean(values))
+
+    predictions = [np.concatenate([oof[f"y_pred{i}"] for i in range(n_folds)])
+                   for _, oof in library]
+    counts = greedy_selection(predictions, loss, size)
     return [(library[i][0], counts[i] / counts.sum()) for i in np.flatnonzero(counts)]
 
 
@@ -217,11 +254,16 @@ def build_final_model(*, strategy: str, task: str, estimator: Any, best: dict, r
                       fit_args: tuple, y: Any, project_dir: Path, ensemble: int,
                       direction: str) -> tuple[Any, dict]:
     """The search's final model and a description of how it was made (``final_model_``)."""
-    from seqtune.ensemble import SequenceEnsembleClassifier, SequenceEnsembleRegressor
+    from seqtune.ensemble import (
+        SequenceEnsembleClassifier,
+        SequenceEnsembleForecaster,
+        SequenceEnsembleRegressor,
+    )
 
     if ensemble <= 1:
         return build_member(strategy, task, estimator, best, fit_args, project_dir)
-    chosen = select_ensemble(task, records, project_dir, y, ensemble, direction)
+    chosen = select_ensemble(task, records, project_dir, y, ensemble, direction,
+                             objective=(best.get("objective") or {}).get("name", "mae"))
     members, infos = [], []
     for record, weight in chosen:
         model, info = build_member(strategy, task, estimator, record, fit_args, project_dir)
@@ -229,5 +271,6 @@ def build_final_model(*, strategy: str, task: str, estimator: Any, best: dict, r
         infos.append({**info, "trial_id": record["trial_id"], "weight": float(weight)})
     if len(members) == 1:
         return members[0], {**infos[0], "kind": infos[0]["kind"]}
-    cls = SequenceEnsembleClassifier if task == "classification" else SequenceEnsembleRegressor
+    cls = {"classification": SequenceEnsembleClassifier,
+           "forecasting": SequenceEnsembleForecaster}.get(task, SequenceEnsembleRegressor)
     return cls(members, weights=[i["weight"] for i in infos]), {"kind": "ensemble", "members": infos}

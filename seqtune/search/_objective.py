@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from seqtune.backtest import METRICS as FORECAST_METRICS
+from seqtune.backtest import forecast_metrics, mase_scale
 
 __all__ = ["NonFiniteScore", "check_objective", "resolve_objective", "score_fold"]
 
@@ -106,9 +107,11 @@ def score_fold(estimator: Any, task: str, name: str, fold: Any) -> tuple[float, 
         Classifiers: ``score`` (accuracy) and ``val_loss`` (log loss); regressors:
         ``score`` (R²) and ``val_loss`` (MSE); forecasters: ``mae``, ``rmse``,
         ``smape`` and ``mase``.
-    predictions : ndarray of shape (n_held_out, n_outputs) or None
-        Class probabilities or predictions on the held-out rows (forecasters: None),
-        the trial's out-of-fold predictions.
+    predictions : ndarray of shape (n_held_out, n_outputs), or dict
+        Class probabilities or predictions on the held-out rows, the trial's
+        out-of-fold predictions. Forecasters: ``y_true`` and ``y_pred`` of shape
+        (n_pooled, n_targets), the rolling forecasts through the fold's held-out
+        stretch, and ``scale`` of shape (n_targets,), the MASE denominators.
 
     Raises
     ------
@@ -126,7 +129,11 @@ def score_fold(estimator: Any, task: str, name: str, fold: Any) -> tuple[float, 
         y_val, X_val = fold.validation
         history = {} if fold.history is None else {"y_history": fold.history[0],
                                                    "X_history": fold.history[1]}
-        metrics = {k: float(v) for k, v in estimator.evaluate(y_val, X_val, **history).items()}
+        truth, forecasts, used = estimator.rolling_forecasts(y_val, X_val, **history)
+        period = estimator.seasonal_difference or 1  # as the forecaster's evaluate
+        metrics = {k: float(v) for k, v in forecast_metrics(
+            truth, forecasts, y_train=used, seasonal_period=period).items()}
+        predictions = {"y_true": truth, "y_pred": forecasts, "scale": mase_scale(used, period)}
     elif task == "classification":
         X_val, y_val = fold.validation
         predictions = estimator.predict_proba(X_val)

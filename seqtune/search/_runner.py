@@ -40,8 +40,9 @@ from seqtune.records import (
 from ._objective import NonFiniteScore, score_fold
 from ._task import Holdout, longest_sequence
 
-__all__ = ["OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext", "TrialOutcome",
-           "TrialRunner", "fold_model_path", "should_prune", "trial_context"]
+__all__ = ["FORECASTS_FILENAME", "OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext", "TrialOutcome",
+           "TrialRunner", "fold_model_path", "oof_path", "read_oof", "should_prune",
+           "trial_context"]
 
 
 class TrialAbandoned(Exception):
@@ -49,6 +50,27 @@ class TrialAbandoned(Exception):
 
 #: Out-of-fold predictions of a trial (classifiers and regressors), rows in data order.
 OOF_FILENAME = "seqtune_oof.npy"
+#: A forecasting trial's rolling forecasts per fold: ``y_true<i>``, ``y_pred<i>`` and
+#: ``scale<i>`` (MASE denominators) for fold ``i`` (see ``score_fold``).
+FORECASTS_FILENAME = "seqtune_oof_forecasts.npz"
+
+
+def oof_path(trial_dir: Path, task: str) -> Path:
+    """Where a trial keeps its out-of-fold predictions (forecasts, for a forecaster)."""
+    return Path(trial_dir) / (FORECASTS_FILENAME if task == "forecasting" else OOF_FILENAME)
+
+
+def read_oof(trial_dir: Path, task: str) -> np.ndarray | dict | None:
+    """A trial's out-of-fold predictions: an array of shape (n_samples, n_outputs) with
+    NaN rows for folds not run, or for a forecaster a dict of its folds' arrays; None
+    when it kept none."""
+    path = oof_path(trial_dir, task)
+    if not path.is_file():
+        return None
+    if task != "forecasting":
+        return np.load(path)
+    with np.load(path) as stored:
+        return {key: stored[key] for key in stored.files}
 
 
 def fold_model_path(trial_dir: Path, fold: int) -> Path:
@@ -269,7 +291,7 @@ class TrialRunner:
         record["folds"] = self._resumable_folds(previous, params, trial_dir)
         if record["folds"]:
             record["history"] = previous.get("history") or {}
-        oof = self._load_oof(trial_dir) if record["folds"] else None
+        oof = read_oof(trial_dir, ctx.task) if record["folds"] else None
         self._write(trial_dir, record)
         started = time.time()
         self._estimator = None
@@ -280,7 +302,7 @@ class TrialRunner:
                 if i == 0:  # the curves a plot or the MLflow UI shows are the first fold's
                     record["history"] = {k: list(v) for k, v in estimator.history_.items()}
                 record["folds"].append(entry)
-                oof = self._store_oof(trial_dir, oof, ctx.folds[i], predictions)
+                oof = self._store_oof(trial_dir, oof, i, predictions)
                 if ctx.keep_fold_models:
                     import joblib
 
@@ -416,7 +438,7 @@ class TrialRunner:
                 or previous.get("n_folds") != len(ctx.folds) or ctx.hyperband):
             return []
         folds = [f for f in previous.get("folds") or [] if not f.get("cut")]
-        if ctx.task != "forecasting" and not (Path(trial_dir) / OOF_FILENAME).is_file():
+        if folds and not oof_path(trial_dir, ctx.task).is_file():
             return []
         if ctx.keep_fold_models and not all(fold_model_path(trial_dir, i).is_file()
                                             for i in range(len(folds))):
@@ -437,21 +459,23 @@ class TrialRunner:
         return should_prune([f["score"] for f in record["folds"]], best, ctx.objective.direction,
                             len(ctx.folds))
 
-    def _load_oof(self, trial_dir: Path) -> np.ndarray | None:
-        path = Path(trial_dir) / OOF_FILENAME
-        return np.load(path) if path.is_file() else None
-
-    def _store_oof(self, trial_dir: Path, oof: np.ndarray | None, fold: Holdout,
-                   predictions: Any) -> np.ndarray | None:
+    def _store_oof(self, trial_dir: Path, oof: Any, i: int, predictions: Any) -> Any:
+        """Add fold ``i``'s held-out predictions to the trial's, written atomically."""
         if predictions is None:
             return oof
-        predictions = np.asarray(predictions, dtype=float)
-        if oof is None:
-            oof = np.full((self.context.n_samples, predictions.shape[1]), np.nan)
-        oof[fold.test_index] = predictions
-        tmp = Path(trial_dir) / (OOF_FILENAME + ".tmp.npy")
-        np.save(tmp, oof)
-        tmp.replace(Path(trial_dir) / OOF_FILENAME)
+        path = oof_path(trial_dir, self.context.task)
+        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+        if isinstance(predictions, dict):  # a forecaster's rolling forecasts
+            oof = {**(oof or {}), **{f"{k}{i}": np.asarray(v, dtype=float)
+                                     for k, v in predictions.items()}}
+            np.savez(tmp, **oof)
+        else:
+            predictions = np.asarray(predictions, dtype=float)
+            if oof is None:
+                oof = np.full((self.context.n_samples, predictions.shape[1]), np.nan)
+            oof[self.context.folds[i].test_index] = predictions
+            np.save(tmp, oof)
+        tmp.replace(path)
         return oof
 
     @staticmethod

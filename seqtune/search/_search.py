@@ -125,10 +125,11 @@ class SequenceSearch(BaseEstimator):
         measurement).
     ensemble : int or "auto", default="auto"
         Average up to this many configurations, chosen greedily on their
-        out-of-fold predictions (Caruana ensemble selection; classifiers and
-        regressors), each built as ``final_model`` says; 1 keeps the best one alone.
-        "auto": 3 for cross-validated classifiers, else 1 (benchmarks/README.md has
-        the measurement).
+        out-of-fold predictions (Caruana ensemble selection; a forecaster's are its
+        rolling forecasts through each fold's held-out stretch, and the blend
+        minimises the objective over them), each built as ``final_model`` says; 1
+        keeps the best one alone. "auto": 3 for cross-validated classifiers and
+        forecasters, else 1 (benchmarks/README.md has the measurement).
     intensify : int or "auto", default="auto"
         After the trials, train the best configuration again on the same folds with
         ``intensify_seeds`` other weight seeds (its ``random_state`` + 1000, + 2000...)
@@ -183,8 +184,8 @@ class SequenceSearch(BaseEstimator):
     ----------
     best_estimator_ : estimator
         The final model (see ``final_model``): a seqtune estimator, or a
-        ``seqtune.ensemble.SequenceEnsembleClassifier`` / ``...Regressor`` of fold
-        models or configurations. None when ``refit=False``.
+        ``seqtune.ensemble.SequenceEnsembleClassifier`` / ``...Regressor`` /
+        ``...Forecaster`` of fold models or configurations. None when ``refit=False``.
     final_model_ : dict
         How ``best_estimator_`` was made: ``kind`` ("refit", "bag" or "ensemble"), and
         for a refit its ``epochs``, ``train_loss`` against the folds'
@@ -347,12 +348,10 @@ class SequenceSearch(BaseEstimator):
         check_objective(objective.name, task)
         if task != "forecasting" and y is None:
             raise ValueError(f"{type(self.estimator).__name__} needs targets: call fit(X, y).")
-        if task == "forecasting" and (self.final_model == "bag"
-                                      or resolve_ensemble(self.ensemble, task, 1) > 1):
+        if task == "forecasting" and self.final_model == "bag":
             raise ValueError(
-                f"final_model={self.final_model!r}, ensemble={self.ensemble!r} is not available "
-                "for forecasters (fold models train on shorter histories); use "
-                "final_model='refit' (or 'auto') and ensemble=1 (or 'auto')."
+                "final_model='bag' is not available for forecasters (fold models train on "
+                "shorter histories than the series); use final_model='refit' (or 'auto')."
             )
         estimator = self._prepared_estimator()
         horizon = int(estimator.horizon) if task == "forecasting" else 1
