@@ -143,3 +143,28 @@ def test_a_forecasting_search_averages_configurations_chosen_on_out_of_fold_fore
     history = SERIES[:120]
     np.testing.assert_allclose(np.asarray(logged.predict(history)).ravel(), model.predict(history),
                                rtol=1e-6)
+
+
+def test_a_rescored_configuration_is_blended_by_the_mean_of_its_seeds_forecasts(tmp_path):
+    from seqtune.search._final import select_ensemble
+
+    def write(directory, value):
+        directory.mkdir(parents=True)
+        np.savez(directory / "seqtune_oof_forecasts.npz",
+                 **{k: v for k, v in _library({"x": value})[0][1].items()})
+
+    # Trial "a" scored 0.5 on its first seed (error +0.5) and 2.5 on its second (+2.5):
+    # re-scored, its forecasts are their mean (+1.5), and "b" (-1.5) cancels them.
+    # On its first seed's forecasts alone, "b" would have made the blend worse.
+    write(tmp_path / "trial_a", 0.5)
+    write(tmp_path / "trial_a" / "seed_1", 2.5)
+    write(tmp_path / "trial_b", -1.5)
+    seeds = [{"status": "COMPLETED", "score": 0.5}, {"status": "COMPLETED", "score": 2.5},
+             {"status": "FAILED", "score": None}]
+    records = [
+        {"trial_id": "a", "status": "COMPLETED", "score": 1.5, "seeds": seeds, "n_folds": 2,
+         "folds": [{}, {}]},
+        {"trial_id": "b", "status": "COMPLETED", "score": 1.6, "n_folds": 2, "folds": [{}, {}]},
+    ]
+    chosen = select_ensemble("forecasting", records, tmp_path, None, 3, "min", objective="mae")
+    assert [(r["trial_id"], w) for r, w in chosen] == [("a", 0.5), ("b", 0.5)]
