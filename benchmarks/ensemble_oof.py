@@ -1,6 +1,6 @@
 """Does averaging configurations beat the best one on data the choice never saw? The folds alone.
 
-For each classification search that ``python -m benchmarks.run`` left under
+For each search that ``python -m benchmarks.run`` left under
 ``seqtune_search/benchmarks/`` (this backend), a nested check on the out-of-fold
 predictions every trial stored (``seqtune_oof.npy``; one row per training series, each
 predicted by the fold model that did not train on it). For each fold ``f`` of the
@@ -11,8 +11,12 @@ search's own folds, two choices are made on the other folds' rows only:
   rows, the selection ``ensemble=k`` runs);
 
 and both are scored on fold ``f``'s rows, which neither choice saw. Every training
-series is scored once, so each figure is an accuracy over the whole training set. The
-test split takes no part; the test scores printed beside them are read from
+series is scored once, so each figure is an accuracy over the whole training set.
+Forecasting searches get the same check on their rolling forecasts per fold
+(``seqtune_oof_forecasts.npz``; a re-scored configuration's mean over its seeds, as the
+search blends it): the best trial and the ensemble are chosen by MAE on the other
+folds and scored on fold ``f`` (the figure is the mean MAE over folds). The test
+split takes no part; the test scores printed beside them are read from
 ``benchmarks/results/runs.jsonl``::
 
     KERAS_BACKEND=jax python -m benchmarks.ensemble_oof [--size 3] [DATASET ...]
@@ -78,6 +82,117 @@ def nested_choice(oof: list[np.ndarray], y_codes: np.ndarray, folds: list[np.nda
     return correct_one / len(y_codes), correct_ens / len(y_codes)
 
 
+def nested_forecast_choice(forecasts: list[list[np.ndarray]], truths: list[np.ndarray],
+                           size: int) -> tuple[float, float]:
+    """Mean MAE over folds of the best-one choice and of the ensemble choice, each made
+    on the other folds only.
+
+    Parameters
+    ----------
+    forecasts : list of lists of arrays of shape (n_pooled_f, n_targets)
+        Per candidate trial, its rolling forecasts on each fold.
+    truths : list of arrays of shape (n_pooled_f, n_targets)
+        The actuals of each fold.
+    size : int
+        Most distinct configurations in the ensemble.
+
+    Returns
+    -------
+    (best_one, ensemble) : MAE of each, averaged over the folds.
+    """
+    from seqtune.search._final import greedy_selection
+
+    def mae(pred: np.ndarray, fold: int) -> float:
+        return float(np.mean(np.abs(pred - truths[fold])))
+
+    one, ens = [], []
+    for out in range(len(truths)):
+        inner = [f for f in range(len(truths)) if f != out]
+        scores = [np.mean([mae(c[f], f) for f in inner]) for c in forecasts]
+        order = np.argsort(scores, kind="stable")  # best first, ties by trial order
+        bounds = np.cumsum([0] + [len(truths[f]) for f in inner])
+
+        def loss(pred: np.ndarray) -> float:
+            return float(np.mean([mae(pred[bounds[k]:bounds[k + 1]], f) for k, f in enumerate(inner)]))
+
+        library = [np.concatenate([forecasts[i][f] for f in inner]) for i in order]
+        weights = greedy_selection(library, loss, size)
+        weights = weights / weights.sum()
+        one.append(mae(forecasts[order[0]][out], out))
+        ens.append(mae(sum(w * forecasts[i][out] for w, i in zip(weights, order) if w), out))
+    return float(np.mean(one)), float(np.mean(ens))
+
+
+def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int) -> list:
+    """The nested check on each forecasting search of ``name``; (best one, ensemble) MAEs."""
+    from seqtune.records import is_complete, read_trial_records
+    from seqtune.search._final import _seed_forecasts
+
+    totals = []
+    for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
+        seed = int(project.name[len(name) + len("_seed"):].split("_")[0])
+        found = [(_seed_forecasts(project / f"trial_{r['trial_id']}", r), len(r["folds"]))
+                 for r in read_trial_records(project) if is_complete(r)]
+        found = [(oof, n) for oof, n in found if oof is not None]
+        if not found:
+            print(f"{name} seed {seed}: no complete trial with out-of-fold forecasts")
+            continue
+        n_folds = found[0][1]
+        truths = [found[0][0][f"y_true{f}"] for f in range(n_folds)]
+        forecasts = [[oof[f"y_pred{f}"] for f in range(n_folds)] for oof, _ in found]
+        one, ens = nested_forecast_choice(forecasts, truths, size)
+        totals.append((-one, -ens))  # higher is better, as accuracies
+        row = rows.get((name, seed))
+        test = "no row in runs.jsonl" if row is None else (
+            f"test MAE: searched {row['searched']['mae']:.1f}, other final models "
+            + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
+        print(f"{name} seed {seed}: {len(found)} complete trials, {n_folds} folds; nested MAE "
+              f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
+    return totals
+
+
+def _classification(name: str, directory: Path, backend: str, rows: dict, size: int) -> list:
+    """The nested check on each classification search of ``name``; (best one, ensemble)."""
+    from sklearn.preprocessing import LabelEncoder
+
+    from benchmarks.run import _load
+    from seqtune.records import is_complete, read_trial_records
+    from seqtune.search._runner import OOF_FILENAME
+    from seqtune.search._task import make_folds, resolve_cv
+
+    X, y, *_ = _load(name)
+    y_codes = LabelEncoder().fit_transform(np.asarray(y))
+    totals = []
+    for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
+        seed = int(project.name[len(name) + len("_seed"):].split("_")[0])
+        folds = make_folds("classification", X, y, cv=resolve_cv("auto", "classification", len(y)),
+                           fraction=0.2, random_state=seed)
+        oof, sizes = [], set()
+        for record in read_trial_records(project):
+            path = project / f"trial_{record['trial_id']}" / OOF_FILENAME
+            if is_complete(record) and path.is_file():
+                predictions = np.load(path)
+                if np.isfinite(predictions).all():
+                    oof.append(predictions)
+                    sizes.add(tuple(f["n_test"] for f in record["folds"]))
+        if not oof:
+            print(f"{name} seed {seed}: no complete trial with out-of-fold predictions")
+            continue
+        if sizes != {tuple(len(f.test_index) for f in folds)}:  # not the search's folds
+            print(f"{name} seed {seed}: the trials' folds {sorted(sizes)} are not cv='auto' "
+                  f"with random_state={seed}; skipped")
+            continue
+        one, ens = nested_choice(oof, y_codes, [f.test_index for f in folds], size)
+        totals.append((one, ens))
+        row = rows.get((name, seed))
+        test = "no row in runs.jsonl" if row is None else (
+            f"test: searched {row['searched']['accuracy']:.3f}, other final models "
+            + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
+        print(f"{name} seed {seed}: {len(oof)} complete trials, {len(folds)} folds; nested "
+              f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
+    return totals
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("datasets", nargs="*", default=["gunpoint", "basic_motions", "pickup_gesture"])
@@ -87,60 +202,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import keras
-    from sklearn.preprocessing import LabelEncoder
 
-    from benchmarks.run import _REPO, DATASETS, RESULTS, _load
-    from seqtune.records import is_complete, read_trial_records
-    from seqtune.search._runner import OOF_FILENAME
-    from seqtune.search._task import make_folds, resolve_cv
+    from benchmarks.run import _REPO, DATASETS, RESULTS
 
     backend = keras.config.backend()
     directory = args.directory or _REPO / "seqtune_search" / "benchmarks"
     rows = {}
     for row in map(json.loads, RESULTS.open()):
-        if row["backend"] == backend and not row["quick"] and not row.get("intensify"):
-            rows[(row["dataset"], row["seed"])] = row  # the latest row per data set and seed
-    print(f"backend {backend}; nested accuracy over the training series "
-          f"(best one / ensemble of up to {args.size}), then test from runs.jsonl")
-    totals = []
+        # The latest row per data set and seed, of the search whose trials are on disk.
+        forecasting = DATASETS[row["dataset"]].task == "forecasting"
+        if row["backend"] == backend and not row["quick"] and (
+                int(row.get("ensemble") or 1) > 1 if forecasting else not row.get("intensify")):
+            rows[(row["dataset"], row["seed"])] = row
+    print(f"backend {backend}; nested accuracy over the training series, or MAE over the "
+          f"folds (best one / ensemble of up to {args.size}), then test from runs.jsonl")
     for name in args.datasets:
-        if DATASETS[name].task != "classification":
-            print(f"{name}: not a classification set; skipped")
-            continue
-        X, y, *_ = _load(name)
-        y_codes = LabelEncoder().fit_transform(np.asarray(y))
-        for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
-            seed = int(project.name[len(name) + len("_seed"):].split("_")[0])
-            folds = make_folds("classification", X, y, cv=resolve_cv("auto", "classification", len(y)),
-                               fraction=0.2, random_state=seed)
-            oof, sizes = [], set()
-            for record in read_trial_records(project):
-                path = project / f"trial_{record['trial_id']}" / OOF_FILENAME
-                if is_complete(record) and path.is_file():
-                    predictions = np.load(path)
-                    if np.isfinite(predictions).all():
-                        oof.append(predictions)
-                        sizes.add(tuple(f["n_test"] for f in record["folds"]))
-            if not oof:
-                print(f"{name} seed {seed}: no complete trial with out-of-fold predictions")
-                continue
-            if sizes != {tuple(len(f.test_index) for f in folds)}:  # not the search's folds
-                print(f"{name} seed {seed}: the trials' folds {sorted(sizes)} are not cv='auto' "
-                      f"with random_state={seed}; skipped")
-                continue
-            one, ens = nested_choice(oof, y_codes, [f.test_index for f in folds], args.size)
-            totals.append((one, ens))
-            row = rows.get((name, seed))
-            test = "no row in runs.jsonl" if row is None else (
-                f"test: searched {row['searched']['accuracy']:.3f}, other final models "
-                + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
-            print(f"{name} seed {seed}: {len(oof)} complete trials, {len(folds)} folds; nested "
-                  f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
-    if totals:
-        diffs = [e - o for o, e in totals]
-        print(f"{len(totals)} searches: ensemble - best one, mean {np.mean(diffs):+.3f}; "
-              f"better on {sum(d > 0 for d in diffs)}, tied on {sum(d == 0 for d in diffs)}, "
-              f"worse on {sum(d < 0 for d in diffs)}")
+        if DATASETS[name].task == "forecasting":
+            totals = _forecasting(name, directory, backend, rows, args.size)
+        else:
+            totals = _classification(name, directory, backend, rows, args.size)
+        if totals:
+            diffs = [e - o for o, e in totals]
+            print(f"{name}, {len(totals)} searches: ensemble - best one "
+                  f"({'minus MAE' if DATASETS[name].task == 'forecasting' else 'accuracy'}), "
+                  f"mean {np.mean(diffs):+.3f}; better on {sum(d > 0 for d in diffs)}, "
+                  f"tied on {sum(d == 0 for d in diffs)}, worse on {sum(d < 0 for d in diffs)}")
     return 0
 
 

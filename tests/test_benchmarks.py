@@ -196,3 +196,18 @@ def test_reference_folds_scores_var_on_the_searchs_own_folds():
     # cv="auto" on 162 quarters: 3 origins of 11 one-step forecasts, MASE per fold.
     assert all(len(v) == 3 and np.all(np.isfinite(v)) for v in scores.values())
     assert np.mean(scores["VAR(1)"]) == pytest.approx(0.400, abs=0.001)
+
+
+def test_nested_forecast_choice_scores_each_fold_with_choices_made_on_the_others():
+    from benchmarks.ensemble_oof import nested_forecast_choice
+
+    truths = [np.zeros((4, 1)), np.zeros((4, 1))]
+    # "a" errs by +1 on both folds, "b" by -1.5 on fold 0 and -1 on fold 1: each is the
+    # other's cancelling partner, but the blend chosen on one fold is scored on the other.
+    a = [np.full((4, 1), 1.0), np.full((4, 1), 1.0)]
+    b = [np.full((4, 1), -1.5), np.full((4, 1), -1.0)]
+    one, ensemble = nested_forecast_choice([a, b], truths, size=2)
+    assert one == pytest.approx(1.0)  # "a" is the best on either fold alone
+    # Chosen on fold 1 (a, b at 1:1, blend 0 there), scored on fold 0: |(1 - 1.5) / 2|.
+    # Chosen on fold 0: a + b gives -0.25, then a again 1/6; scored on fold 1: (2 - 1) / 3.
+    assert ensemble == pytest.approx((0.25 + 1 / 3) / 2)
