@@ -142,12 +142,7 @@ def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int
         forecasts = [[oof[f"y_pred{f}"] for f in range(n_folds)] for oof, _ in found]
         one, ens = nested_forecast_choice(forecasts, truths, size)
         totals.append((-one, -ens))  # higher is better, as accuracies
-        row = rows.get((name, seed))
-        test = "no row in runs.jsonl" if row is None else (
-            f"test MAE: searched {row['searched']['mae']:.1f}, other final models "
-            + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
-        print(f"{name} seed {seed}: {len(found)} complete trials, {n_folds} folds; nested MAE "
-              f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
+        _report(name, seed, len(found), n_folds, "MAE", one, ens, rows.get((name, seed)), "mae")
     return totals
 
 
@@ -184,13 +179,19 @@ def _classification(name: str, directory: Path, backend: str, rows: dict, size: 
             continue
         one, ens = nested_choice(oof, y_codes, [f.test_index for f in folds], size)
         totals.append((one, ens))
-        row = rows.get((name, seed))
-        test = "no row in runs.jsonl" if row is None else (
-            f"test: searched {row['searched']['accuracy']:.3f}, other final models "
-            + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
-        print(f"{name} seed {seed}: {len(oof)} complete trials, {len(folds)} folds; nested "
-              f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
+        _report(name, seed, len(oof), len(folds), "accuracy", one, ens, rows.get((name, seed)),
+                "accuracy")
     return totals
+
+
+def _report(name: str, seed: int, n_trials: int, n_folds: int, what: str, one: float,
+            ens: float, row: dict | None, metric: str) -> None:
+    """One search's line: the nested figures, then the test scores of its row."""
+    test = "no row in runs.jsonl" if row is None else (
+        f"test {metric}: searched {row['searched'][metric]:.3f}, other final models "
+        + ", ".join(f"{k} {v:.3f}" for k, v in (row.get("alternatives") or {}).items()))
+    print(f"{name} seed {seed}: {n_trials} complete trials, {n_folds} folds; nested {what} "
+          f"best one {one:.3f}, ensemble {ens:.3f} ({ens - one:+.3f}); {test}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
