@@ -114,10 +114,9 @@ def test_a_forecasting_search_averages_configurations_chosen_on_out_of_fold_fore
     search = SequenceSearch(
         SequenceForecaster(horizon=3, random_state=0),
         space={**TINY, "lookback": [4, 8, 12]}, tuner="random", max_trials=3, cv=2,
-        pruning=False, intensify=0, directory=tmp_path / "search", tracking=True,
+        pruning=False, intensify=0, ensemble=3, directory=tmp_path / "search", tracking=True,
         tracking_uri=uri, experiment_name="forecast-ensemble", random_state=0, verbose=0,
     ).fit(SERIES[:120])
-    assert search.get_params()["ensemble"] == "auto"  # 3 for cross-validated forecasters
     project = Path(search.project_dir_)
     assert sorted(r["params"]["lookback"] for r in search.records_) == [4, 8, 12]
     for record in search.records_:

@@ -58,7 +58,7 @@ def test_a_splitter_or_index_pairs_are_used_as_given(tmp_path, clf36):
 def test_forecaster_folds_are_expanding_window_origins(tmp_path):
     y = np.sin(np.arange(120.0) / 4) + 0.01 * np.arange(120.0)
     space = {"units": 4, "epochs": 1, "lookback": [4, 8]}
-    search = _search(tmp_path, SequenceForecaster(horizon=6), space=space, cv=3, ensemble=1).fit(y)
+    search = _search(tmp_path, SequenceForecaster(horizon=6), space=space, cv=3).fit(y)
     # Each origin trains on everything before it and scores max(6, ceil(0.2 * 120 / 3)) = 8 steps.
     folds = search.records_[0]["folds"]
     assert [(f["n_train"], f["n_test"]) for f in folds] == [(96, 8), (104, 8), (112, 8)]

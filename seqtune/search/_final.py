@@ -52,11 +52,12 @@ def resolve_final_model(final_model: str, task: str, n_folds: int) -> str:
 
 
 def resolve_ensemble(ensemble: int | str, task: str, n_folds: int) -> int:
-    """``"auto"``: up to ``AUTO_ENSEMBLE`` configurations for cross-validated classifiers
-    and forecasters, else one (regressors were not measured)."""
+    """``"auto"``: up to ``AUTO_ENSEMBLE`` configurations for cross-validated classifiers,
+    else one (regressors were not measured; on forecasters the ensemble was measured
+    and not adopted: benchmarks/README.md)."""
     if ensemble != "auto":
         return int(ensemble)
-    return AUTO_ENSEMBLE if task in ("classification", "forecasting") and n_folds > 1 else 1
+    return AUTO_ENSEMBLE if task == "classification" and n_folds > 1 else 1
 
 
 def refit_epochs(record: dict) -> int | None:

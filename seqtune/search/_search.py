@@ -128,8 +128,8 @@ class SequenceSearch(BaseEstimator):
         out-of-fold predictions (Caruana ensemble selection; a forecaster's are its
         rolling forecasts through each fold's held-out stretch, and the blend
         minimises the objective over them), each built as ``final_model`` says; 1
-        keeps the best one alone. "auto": 3 for cross-validated classifiers and
-        forecasters, else 1 (benchmarks/README.md has the measurement).
+        keeps the best one alone. "auto": 3 for cross-validated classifiers, else 1
+        (benchmarks/README.md has the measurements, forecasters' included).
     intensify : int or "auto", default="auto"
         After the trials, train the best configuration again on the same folds with
         ``intensify_seeds`` other weight seeds (its ``random_state`` + 1000, + 2000...)
