@@ -2,8 +2,9 @@
 
 :class:`SequenceEnsembleClassifier` averages class probabilities,
 :class:`SequenceEnsembleRegressor` predictions, and :class:`SequenceEnsembleForecaster`
-forecasts, of estimators already fitted (weights optional). Both are scikit-learn estimators: they pickle, clone and log as an MLflow
-model like a single estimator, and ``fit`` refits every member on new data.
+forecasts, of estimators already fitted (weights optional). All three are scikit-learn
+estimators: they pickle, clone and log as an MLflow model like a single estimator, and
+``fit`` refits every member on new data.
 """
 
 from __future__ import annotations

@@ -40,9 +40,9 @@ from seqtune.records import (
 from ._objective import NonFiniteScore, score_fold
 from ._task import Holdout, longest_sequence
 
-__all__ = ["FORECASTS_FILENAME", "OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext", "TrialOutcome",
-           "TrialRunner", "fold_model_path", "oof_path", "read_oof", "should_prune",
-           "trial_context"]
+__all__ = ["FORECASTS_FILENAME", "OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext",
+           "TrialOutcome", "TrialRunner", "fold_model_path", "oof_path", "read_oof",
+           "should_prune", "trial_context"]
 
 
 class TrialAbandoned(Exception):
