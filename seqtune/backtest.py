@@ -50,6 +50,7 @@ def forecast_metrics(
     y_train: np.ndarray | None = None,
     seasonal_period: int = 1,
     metrics: Sequence[str] = METRICS,
+    scale: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Score forecasts against actuals.
 
@@ -62,6 +63,9 @@ def forecast_metrics(
     seasonal_period : int
         Period of the naive forecast that scales MASE.
     metrics : sequence of {"mae", "rmse", "smape", "mase"}
+    scale : ndarray of shape (n_channels,), optional
+        MASE's denominators, as :func:`mase_scale` computes them from ``y_train``; when
+        given, ``y_train`` and ``seasonal_period`` are not needed.
 
     Returns
     -------
@@ -89,9 +93,10 @@ def forecast_metrics(
         ratio = np.divide(2.0 * np.abs(err), denom, out=np.zeros_like(denom), where=denom > 0)
         out["smape"] = float(100.0 * np.mean(ratio))
     if "mase" in metrics:
-        if y_train is None:
-            raise ValueError("The 'mase' metric needs y_train (the history that scales it).")
-        scale = mase_scale(y_train, seasonal_period)
+        if scale is None and y_train is None:
+            raise ValueError("The 'mase' metric needs y_train (the history that scales it) "
+                             "or its scale.")
+        scale = mase_scale(y_train, seasonal_period) if scale is None else np.asarray(scale, float)
         k = scale.shape[0]
         mae_per_channel = np.mean(np.abs(err).reshape(-1, k), axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):

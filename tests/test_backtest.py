@@ -30,6 +30,8 @@ def test_mase_is_averaged_over_channels_with_seasonal_scale():
     y_pred = np.array([[2.0, 10.5], [4.0, 11.5]])
     got = forecast_metrics(y_true, y_pred, y_train=y_train, metrics=("mase",))
     assert got == {"mase": pytest.approx(np.mean([1.0 / 4.0, 0.5 / 1.0]))}
+    # The denominators given instead of the history they come from: the same figure.
+    assert forecast_metrics(y_true, y_pred, scale=[4.0, 1.0], metrics=("mase",)) == got
 
 
 def test_metric_errors():

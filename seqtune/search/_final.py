@@ -223,14 +223,9 @@ def _select_forecasts(library: list[tuple[dict, dict]], objective: str,
     metric = objective if objective in METRICS else "mae"
 
     def loss(pred: np.ndarray) -> float:
-        values = []
-        for i, (truth, scale) in enumerate(zip(truths, scales)):
-            part = pred[bounds[i]:bounds[i + 1]]
-            if metric == "mase":  # the trial's own scale: no training series here
-                values.append(float(np.mean(np.mean(np.abs(part - truth), axis=0) / scale)))
-            else:
-                values.append(forecast_metrics(truth, part, metrics=(metric,))[metric])
-        return float(np.mean(values))
+        return float(np.mean([
+            forecast_metrics(truth, pred[bounds[i]:bounds[i + 1]], scale=scale, metrics=(metric,))[metric]
+            for i, (truth, scale) in enumerate(zip(truths, scales))]))
 
     predictions = [np.concatenate([oof[f"y_pred{i}"] for i in range(n_folds)])
                    for _, oof in library]

@@ -130,10 +130,10 @@ def score_fold(estimator: Any, task: str, name: str, fold: Any) -> tuple[float, 
         history = {} if fold.history is None else {"y_history": fold.history[0],
                                                    "X_history": fold.history[1]}
         truth, forecasts, used = estimator.rolling_forecasts(y_val, X_val, **history)
-        period = estimator.seasonal_difference or 1  # as the forecaster's evaluate
-        metrics = {k: float(v) for k, v in forecast_metrics(
-            truth, forecasts, y_train=used, seasonal_period=period).items()}
-        predictions = {"y_true": truth, "y_pred": forecasts, "scale": mase_scale(used, period)}
+        # MASE's period as the forecaster's evaluate sets it.
+        scale = mase_scale(used, estimator.seasonal_difference or 1)
+        metrics = {k: float(v) for k, v in forecast_metrics(truth, forecasts, scale=scale).items()}
+        predictions = {"y_true": truth, "y_pred": forecasts, "scale": scale}
     elif task == "classification":
         X_val, y_val = fold.validation
         predictions = estimator.predict_proba(X_val)
