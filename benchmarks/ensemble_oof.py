@@ -100,7 +100,7 @@ def nested_forecast_choice(forecasts: list[list[np.ndarray]], truths: list[np.nd
     -------
     (best_one, ensemble) : MAE of each, averaged over the folds.
     """
-    from seqtune.search._final import greedy_selection
+    from seqtune.search._final import forecast_fold_loss, greedy_selection
 
     def mae(pred: np.ndarray, fold: int) -> float:
         return float(np.mean(np.abs(pred - truths[fold])))
@@ -108,14 +108,10 @@ def nested_forecast_choice(forecasts: list[list[np.ndarray]], truths: list[np.nd
     one, ens = [], []
     for out in range(len(truths)):
         inner = [f for f in range(len(truths)) if f != out]
-        scores = [np.mean([mae(c[f], f) for f in inner]) for c in forecasts]
-        order = np.argsort(scores, kind="stable")  # best first, ties by trial order
-        bounds = np.cumsum([0] + [len(truths[f]) for f in inner])
-
-        def loss(pred: np.ndarray) -> float:
-            return float(np.mean([mae(pred[bounds[k]:bounds[k + 1]], f) for k, f in enumerate(inner)]))
-
-        library = [np.concatenate([forecasts[i][f] for f in inner]) for i in order]
+        loss = forecast_fold_loss([truths[f] for f in inner], [None] * len(inner), "mae")
+        library = [np.concatenate([c[f] for f in inner]) for c in forecasts]
+        order = np.argsort([loss(p) for p in library], kind="stable")  # best first, ties by trial order
+        library = [library[i] for i in order]
         weights = greedy_selection(library, loss, size)
         weights = weights / weights.sum()
         one.append(mae(forecasts[order[0]][out], out))
@@ -125,6 +121,7 @@ def nested_forecast_choice(forecasts: list[list[np.ndarray]], truths: list[np.nd
 
 def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int) -> list:
     """The nested check on each forecasting search of ``name``; (best one, ensemble) MAEs."""
+    from benchmarks.run import DATASETS
     from seqtune.records import is_complete, read_trial_records
     from seqtune.search._final import _seed_forecasts
 
@@ -142,7 +139,9 @@ def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int
         forecasts = [[oof[f"y_pred{f}"] for f in range(n_folds)] for oof, _ in found]
         one, ens = nested_forecast_choice(forecasts, truths, size)
         totals.append((-one, -ens))  # higher is better, as accuracies
-        _report(name, seed, len(found), n_folds, "MAE", one, ens, rows.get((name, seed)), "mae")
+        # The test figures in the table's metric (MASE for Macrodata), as the row has them.
+        _report(name, seed, len(found), n_folds, "MAE", one, ens, rows.get((name, seed)),
+                DATASETS[name].metric)
     return totals
 
 

@@ -31,8 +31,8 @@ from seqtune.records import is_complete, rank_records
 
 from ._runner import fold_model_path, read_oof
 
-__all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "greedy_selection",
-           "refit_epochs", "resolve_ensemble", "select_ensemble"]
+__all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "forecast_fold_loss",
+           "greedy_selection", "refit_epochs", "resolve_ensemble", "select_ensemble"]
 
 FINAL_MODELS = ("auto", "refit", "bag")
 #: Configurations ``ensemble="auto"`` averages for cross-validated classifiers
@@ -210,23 +210,45 @@ def _seed_forecasts(trial_dir: Path, record: dict) -> dict | None:
     return mean
 
 
-def _select_forecasts(library: list[tuple[dict, dict]], objective: str,
-                      size: int) -> list[tuple[dict, float]]:
-    """:func:`greedy_selection` over forecasters' rolling forecasts, fold by fold."""
-    from seqtune.backtest import METRICS, forecast_metrics
+def forecast_fold_loss(truths: Sequence[np.ndarray], scales: Sequence[np.ndarray],
+                       metric: str) -> Callable[[np.ndarray], float]:
+    """The loss of forecasts stacked fold after fold: ``metric`` on each fold, averaged.
 
-    first = library[0][1]
-    n_folds = len(library[0][0]["folds"])
-    truths = [first[f"y_true{i}"] for i in range(n_folds)]
-    scales = [first[f"scale{i}"] for i in range(n_folds)]
+    Parameters
+    ----------
+    truths : sequence of arrays of shape (n_pooled_f, n_targets)
+        Each fold's actuals, in the order the forecasts are stacked.
+    scales : sequence of arrays of shape (n_targets,)
+        Each fold's MASE denominators (used only by ``"mase"``).
+    metric : {"mae", "rmse", "smape", "mase"}
+
+    Returns
+    -------
+    callable
+        Maps forecasts of shape (sum of n_pooled_f, n_targets) to a float.
+    """
+    from seqtune.backtest import forecast_metrics
+
     bounds = np.cumsum([0] + [len(t) for t in truths])
-    metric = objective if objective in METRICS else "mae"
 
     def loss(pred: np.ndarray) -> float:
         return float(np.mean([
             forecast_metrics(truth, pred[bounds[i]:bounds[i + 1]], scale=scale, metrics=(metric,))[metric]
             for i, (truth, scale) in enumerate(zip(truths, scales))]))
 
+    return loss
+
+
+def _select_forecasts(library: list[tuple[dict, dict]], objective: str,
+                      size: int) -> list[tuple[dict, float]]:
+    """:func:`greedy_selection` over forecasters' rolling forecasts, fold by fold."""
+    from seqtune.backtest import METRICS
+
+    first = library[0][1]
+    n_folds = len(library[0][0]["folds"])
+    loss = forecast_fold_loss([first[f"y_true{i}"] for i in range(n_folds)],
+                              [first[f"scale{i}"] for i in range(n_folds)],
+                              objective if objective in METRICS else "mae")
     predictions = [np.concatenate([oof[f"y_pred{i}"] for i in range(n_folds)])
                    for _, oof in library]
     counts = greedy_selection(predictions, loss, size)
