@@ -8,6 +8,7 @@ runs.jsonl. Two questions::
 
     KERAS_BACKEND=jax python -m benchmarks.fold_scores [--seeds 5] [DATASET ...]   # from the repository root
     KERAS_BACKEND=jax python -m benchmarks.fold_scores --pick-seeds 3 airline
+    KERAS_BACKEND=jax python -m benchmarks.fold_scores --pick-seeds 1 --set scaling=window airline
 
 - Would the estimator's defaults, as a trial, have won the search? (the default) A
   no-regret guard that adds them as a trial changes a pick only where their fold score
@@ -17,6 +18,9 @@ runs.jsonl. Two questions::
   and with ``K`` other seeds for the networks' weights (the folds stay the same). A
   search picks the best of many noisy scores, so the pick's score under fresh seeds is
   expected to be worse; how much worse says how much the selection chased noise.
+- ``--set NAME=VALUE`` (with ``--pick-seeds``): the same, with one parameter of every
+  pick changed, to ask whether an option the space lacks would have scored better on
+  the folds the search saw, before any search is run with it.
 """
 
 from __future__ import annotations
@@ -42,14 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pick-seeds", type=int, default=0, metavar="K",
                         help="score each search's pick again with its own and K other weight "
                              "seeds, instead of scoring the defaults")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --pick-seeds: change a parameter of every pick (a YAML "
+                             "value: scaling=window, log=true)")
+    parser.add_argument("--intensify", type=int, default=None, metavar="K",
+                        help="read the rows of runs.jsonl run with this intensify value")
     args = parser.parse_args(argv)
+    overrides = _overrides(parser, args.set)
+    if overrides and not args.pick_seeds:
+        parser.error("--set changes the picks: it needs --pick-seeds K")
 
     import keras
 
     from benchmarks.run import DATASETS, RESULTS, _estimator, _load
 
     rows = {(r["dataset"], r["seed"]): r for r in map(json.loads, RESULTS.open())
-            if r["backend"] == keras.config.backend() and not r["quick"]}
+            if r["backend"] == keras.config.backend() and not r["quick"]
+            and (args.intensify is None or r.get("intensify") == args.intensify)}
     print(f"backend {keras.config.backend()}, {os.cpu_count()} CPU cores")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
@@ -77,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 for k in range(args.pick_seeds + 1):
                     weights_seed = seed + k * _SEED_OFFSET
                     score, objective, n_folds, seconds = _fold_score(
-                        estimator.set_params(random_state=weights_seed), row["best_params"],
+                        estimator.set_params(random_state=weights_seed),
+                        {**row["best_params"], **overrides},
                         fit_args, seed, f"{tmp}/{name}{seed}_{k}")
                     scores.append(score)
                     print(f"{name} seed {seed}, weights seed {weights_seed}: the pick's CV "
@@ -89,6 +103,19 @@ def main(argv: list[str] | None = None) -> int:
                       f"{len(fresh)} fresh seeds mean {statistics.fmean(fresh):.4f} (range "
                       f"{min(fresh):.4f}-{max(fresh):.4f}); {test}", flush=True)
     return 0
+
+
+def _overrides(parser: argparse.ArgumentParser, pairs: list[str]) -> dict:
+    """``["scaling=window", "log=true"]`` as ``{"scaling": "window", "log": True}``."""
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--set {pair!r}: expected NAME=VALUE, such as scaling=window")
+        out[name] = yaml.safe_load(value)
+    return out
 
 
 def _fold_score(estimator, space: dict, fit_args: tuple, seed: int,

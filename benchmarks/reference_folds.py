@@ -3,9 +3,9 @@
 A search picks by its fold score; the table judges the pick on the test split. This
 script asks, without the test split, whether the search could see what the reference
 sees: each classical model is fitted on every ``cv="auto"`` fold's training part and
-scored on its held-out stretch exactly as a trial is (rolling one-step forecasts for
-Macrodata, one ``horizon``-step forecast per origin for Airline; MASE scaled by the
-fold's own training part), beside the picks' recorded fold scores::
+scored on its held-out stretch as a trial is (rolling forecasts from every origin of
+the stretch, one step ahead for Macrodata, 24 for Airline; MASE scaled by the fold's
+own training part), beside the picks' recorded fold scores::
 
     python -m benchmarks.reference_folds [macrodata] [airline]   # from the repository root
 
@@ -13,7 +13,14 @@ fold's own training part), beside the picks' recorded fold scores::
   reference, 0.503 test MASE), by mean fold MASE, beside the picks of the searches
   ranked by MASE (``objective="mase"``; the default objective, MAE, does not compare).
 - Airline: the seasonal naive forecast and Holt-Winters (additive trend, multiplicative
-  season of 12), by mean fold MAE.
+  season of 12), by mean fold MAE. Holt-Winters is refitted at every origin (a trial's
+  network is fitted once per fold and only reads the longer history), which favours
+  the reference.
+
+Only picks scored on the same folds are listed: since 2026-12-05 a multi-step
+forecaster's fold scores every origin up to the next fold's (``make_folds``), so the
+Airline rows from before then (one 24-month forecast per fold, without ``fold_spans``)
+are left out.
 
 If a reference beats the picks on the folds but not the other way round on test, the
 search missed something it could see; if the picks beat it on the folds and lose on
@@ -63,18 +70,37 @@ def fold_scores(name: str) -> dict[str, list[float]]:
     folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
                        horizon=ds.horizon)
     scores: dict[str, list[float]] = {}
+    h = ds.horizon
     for fold in folds:
-        train, test = y[fold.train_index], y[fold.test_index]
+        train = y[fold.train_index]
         start, stop = int(fold.test_index[0]), int(fold.test_index[-1]) + 1
-        if name == "macrodata":
+        origins = range(start, max(start, stop - h) + 1)
+        truth = np.concatenate([y[o:o + h] for o in origins])
+        if name == "macrodata":  # one step ahead: the origins are the stretch's steps
             models = {f"VAR({p})": _var_forecasts(train, y, start, stop, p) for p in (1, 2, 3, 4)}
         else:
-            models = {"seasonal naive": train[-12:][np.arange(len(test)) % 12],
-                      "Holt-Winters (mul. season)": _holt_winters(train, len(test))}
+            models = {
+                "seasonal naive": np.concatenate([y[o - 12:o][np.arange(h) % 12] for o in origins]),
+                "Holt-Winters (mul. season)": np.concatenate(
+                    [_holt_winters(y[:o], h) for o in origins]),
+            }
         for label, forecast in models.items():
-            metrics = forecast_metrics(test, forecast, y_train=train)
+            metrics = forecast_metrics(truth, forecast, y_train=train)
             scores.setdefault(label, []).append(float(metrics[ds.metric]))
     return scores
+
+
+def fold_spans(name: str) -> list[int]:
+    """Steps each of ``name``'s ``cv="auto"`` folds scores (``n_test`` of a trial's folds)."""
+    from benchmarks.run import DATASETS, _load
+    from seqtune.search._task import make_folds, resolve_cv
+
+    ds = DATASETS[name]
+    y, _ = _load(name)
+    cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
+    folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
+                       horizon=ds.horizon)
+    return [len(f.test_index) for f in folds]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         for label, values in fold_scores(name).items():
             print(f"  {label:28s} {statistics.mean(values):.3f}  folds {[round(v, 3) for v in values]}")
         # Only picks ranked by the metric the references are scored with compare.
+        spans = fold_spans(name)
         picks = [r for r in rows if r["dataset"] == name and not r["quick"]
-                 and r.get("objective", ds.objective) == ds.metric]
+                 and r.get("objective", ds.objective) == ds.metric
+                 and r.get("fold_spans", spans if ds.horizon == 1 else None) == spans]
         for r in sorted(picks, key=lambda r: (r["backend"], int(r.get("intensify") or 0), r["seed"])):
             print(f"  pick, {r['backend']} intensify={int(r.get('intensify') or 0)} seed {r['seed']}: "
                   f"fold {unit} {r['best_cv_score']:.3f}, test {r['searched'][ds.metric]:.3f} "

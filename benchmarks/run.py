@@ -177,6 +177,9 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         "n_trials": len(statuses), "n_completed": statuses.count("COMPLETED"),
         "n_pruned": statuses.count("PRUNED"), "n_failed": statuses.count("FAILED"),
         "n_folds": search.n_folds_, "best_cv_score": search.best_score_,
+        # Steps each fold scores: the Airline folds scored one origin each before 2026-12-05.
+        "fold_spans": next(([f["n_test"] for f in r["folds"]] for r in search.records_
+                            if r["status"] == "COMPLETED"), None),
         "objective": search.objective_["name"], "best_params": search.best_params_,
         "final_model": {**{k: v for k, v in (search.final_model_ or {}).items()
                            if k in ("kind", "epochs", "n_models", "verified", "fallback")},
@@ -304,6 +307,8 @@ def _variant(row: dict) -> str:
     Rows written before ``ensemble="auto"`` existed carry no ``ensemble``: they kept one
     configuration (the default then). The objective is named where it is not the data
     set's default (Macrodata's rows ranked by MASE, measured as a candidate default).
+    A multi-step forecaster's rows that record ``fold_spans`` were scored on every
+    origin of each fold (``make_folds``, 2026-12-05): "rolling-origin folds".
     """
     intensify = int(row.get("intensify") or 0)
     ensemble = int(row.get("ensemble") or 1)
@@ -311,7 +316,12 @@ def _variant(row: dict) -> str:
     other = objective is not None and objective != DATASETS[row["dataset"]].objective
     return (row["backend"] + (f", intensify={intensify}" if intensify else "")
             + (f", ensemble={ensemble}" if ensemble != 1 else "")
-            + (f", objective={objective}" if other else ""))
+            + (f", objective={objective}" if other else "")
+            + (", rolling-origin folds" if _rolling_origins(row) else ""))
+
+
+def _rolling_origins(row: dict) -> bool:
+    return DATASETS[row["dataset"]].horizon > 1 and bool(row.get("fold_spans"))
 
 
 def is_current_default(row: dict) -> bool:
@@ -322,7 +332,8 @@ def is_current_default(row: dict) -> bool:
     task, n_folds = DATASETS[row["dataset"]].task, int(row.get("n_folds") or 1)
     return (int(row.get("intensify") or 0) == resolve_intensify("auto", task, n_folds)
             and int(row.get("ensemble") or 1) == resolve_ensemble("auto", task, n_folds)
-            and row.get("objective") in (None, DATASETS[row["dataset"]].objective))
+            and row.get("objective") in (None, DATASETS[row["dataset"]].objective)
+            and (DATASETS[row["dataset"]].horizon == 1 or _rolling_origins(row)))
 
 
 def _alternatives(row: dict, metric: str) -> str:

@@ -120,6 +120,27 @@ def test_rows_of_another_search_option_get_a_section_of_their_own():
     assert "1 seed(s), not 5" in intensified
 
 
+def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_older_ones():
+    from benchmarks.run import render
+
+    def row(seed, mae, **extra):
+        return {"dataset": "airline", "seed": seed, "backend": "jax", "quick": False,
+                "intensify": 3, "ensemble": 1, "objective": "mae", "metric": "mae",
+                "defaults": {"mae": 30.0}, "searched": {"mae": mae}, "n_trials": 40,
+                "n_pruned": 30, "trials_s": 800.0, "budget_s": 900.0, "n_folds": 2,
+                "final_model": {"kind": "refit"}, "best_params": {"lookback": 24},
+                "date": "2026-12-05", "commit": "abc1234", "keras": "3", "cpus": 2,
+                "command": "python -m benchmarks.run airline", **extra}
+
+    # Rows without fold_spans scored one 24-month forecast per fold.
+    table = render([row(0, 20.0), row(0, 12.0, fold_spans=[47, 24])])
+    headers = [line for line in table.splitlines() if line.startswith("### ")]
+    assert headers == ["### jax, intensify=3",
+                       "### jax, intensify=3, rolling-origin folds (today's default search)"]
+    older, rolling = table.split("rolling-origin folds")
+    assert "| 0 | 30.0 | 20.0 |" in older and "| 0 | 30.0 | 12.0 |" in rolling
+
+
 def test_rows_that_averaged_configurations_get_a_section_of_their_own():
     from benchmarks.run import render
 

@@ -59,9 +59,16 @@ def test_forecaster_folds_are_expanding_window_origins(tmp_path):
     y = np.sin(np.arange(120.0) / 4) + 0.01 * np.arange(120.0)
     space = {"units": 4, "epochs": 1, "lookback": [4, 8]}
     search = _search(tmp_path, SequenceForecaster(horizon=6), space=space, cv=3).fit(y)
-    # Each origin trains on everything before it and scores max(6, ceil(0.2 * 120 / 3)) = 8 steps.
+    # Refits max(6, ceil(0.2 * 120 / 3)) = 8 steps apart; each fold forecasts from every
+    # origin before the next refit, so its span runs 6 - 1 steps further (not the last).
     folds = search.records_[0]["folds"]
-    assert [(f["n_train"], f["n_test"]) for f in folds] == [(96, 8), (104, 8), (112, 8)]
+    assert [(f["n_train"], f["n_test"]) for f in folds] == [(96, 13), (104, 13), (112, 8)]
+    # Every origin from 96 to 114 (the last with a full horizon) is scored exactly once.
+    forecasts = np.load(Path(search.project_dir_) / f"trial_{search.records_[0]['trial_id']}"
+                        / "seqtune_oof_forecasts.npz")
+    assert [len(forecasts[f"y_pred{i}"]) for i in range(3)] == [8 * 6, 8 * 6, 3 * 6]
+    np.testing.assert_allclose(forecasts["y_true0"][:, 0], np.concatenate(
+        [y[o : o + 6] for o in range(96, 104)]))
     assert set(folds[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
     assert search.final_model_["kind"] == "refit"  # forecasters refit on the whole series
     assert np.shape(search.predict()) == (6,)

@@ -120,9 +120,11 @@ def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
     cv : None, int >= 2, a scikit-learn splitter, or an iterable of (train, test) index pairs
         None: one holdout of ``fraction`` (:func:`split_holdout`). An int ``k``:
         ``StratifiedKFold`` (classifiers) or ``KFold`` (regressors), shuffled with
-        ``random_state``; for forecasters ``k`` expanding-window origins, each training
-        on everything before it and scoring the next ``max(horizon, ceil(fraction *
-        n / k))`` steps (``TimeSeriesSplit``). Any splitter or pairs are used as given;
+        ``random_state``; for forecasters ``k`` expanding-window refits
+        (``TimeSeriesSplit``), ``step = max(horizon, ceil(fraction * n / k))`` apart,
+        each training on everything before it and scoring its forecasts from every
+        origin before the next refit (``step + horizon - 1`` steps, fewer for the last
+        fold). Any splitter or pairs are used as given;
         a forecaster's folds must train on a prefix of the series and score a
         contiguous stretch after it.
     fraction : float in (0, 1)
@@ -163,6 +165,11 @@ def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
     if not pairs:
         raise ValueError(f"cv={cv!r} produced no folds; expected at least one (train, test) pair.")
     if task == "forecasting":
+        if isinstance(cv, Integral):
+            # Rolling-origin evaluation: each fold's model forecasts from every origin up to
+            # the next fold's, so its span runs horizon - 1 steps past TimeSeriesSplit's. The
+            # fits are the same; a multi-step forecaster is scored on many origins, not one.
+            pairs = [(tr, np.arange(te[0], min(n, te[-1] + horizon))) for tr, te in pairs]
         return [_series_fold(first, second, train, test, cv, horizon) for train, test in pairs]
     return [Holdout(train=(take(first, train), take(second, train)),
                     validation=(take(first, test), take(second, test)),
