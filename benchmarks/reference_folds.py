@@ -17,10 +17,9 @@ own training part), beside the picks' recorded fold scores::
   network is fitted once per fold and only reads the longer history), which favours
   the reference.
 
-Only picks scored on the same folds are listed: since 2026-12-05 a multi-step
-forecaster's fold scores every origin up to the next fold's (``make_folds``), so the
-Airline rows from before then (one 24-month forecast per fold, without ``fold_spans``)
-are left out.
+Only picks scored on the same folds are listed (``fold_spans`` in runs.jsonl): since
+2026-12-05 a multi-step forecaster's folds score several origins each (``make_folds``),
+so the Airline rows from before then (two folds of one 24-month forecast) are left out.
 
 If a reference beats the picks on the folds but not the other way round on test, the
 search missed something it could see; if the picks beat it on the folds and lose on

@@ -177,7 +177,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         "n_trials": len(statuses), "n_completed": statuses.count("COMPLETED"),
         "n_pruned": statuses.count("PRUNED"), "n_failed": statuses.count("FAILED"),
         "n_folds": search.n_folds_, "best_cv_score": search.best_score_,
-        # Steps each fold scores: the Airline folds scored one origin each before 2026-12-05.
+        # Steps each fold scores: Airline's two folds scored one origin each before 2026-12-05.
         "fold_spans": next(([f["n_test"] for f in r["folds"]] for r in search.records_
                             if r["status"] == "COMPLETED"), None),
         "objective": search.objective_["name"], "best_params": search.best_params_,

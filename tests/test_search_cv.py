@@ -59,19 +59,32 @@ def test_forecaster_folds_are_expanding_window_origins(tmp_path):
     y = np.sin(np.arange(120.0) / 4) + 0.01 * np.arange(120.0)
     space = {"units": 4, "epochs": 1, "lookback": [4, 8]}
     search = _search(tmp_path, SequenceForecaster(horizon=6), space=space, cv=3).fit(y)
-    # Refits max(6, ceil(0.2 * 120 / 3)) = 8 steps apart; each fold forecasts from every
-    # origin before the next refit, so its span runs 6 - 1 steps further (not the last).
+    # The last 3 * ceil(0.2 * 120 / 3) = 24 forecast origins (91..114; 114 + 6 ends the
+    # series), 8 per fold: each fold trains on everything before its first origin and is
+    # scored on its 8 rolling 6-step forecasts, a span of 8 + 6 - 1 = 13 steps.
     folds = search.records_[0]["folds"]
-    assert [(f["n_train"], f["n_test"]) for f in folds] == [(96, 13), (104, 13), (112, 8)]
-    # Every origin from 96 to 114 (the last with a full horizon) is scored exactly once.
+    assert [(f["n_train"], f["n_test"]) for f in folds] == [(91, 13), (99, 13), (107, 13)]
     forecasts = np.load(Path(search.project_dir_) / f"trial_{search.records_[0]['trial_id']}"
                         / "seqtune_oof_forecasts.npz")
-    assert [len(forecasts[f"y_pred{i}"]) for i in range(3)] == [8 * 6, 8 * 6, 3 * 6]
-    np.testing.assert_allclose(forecasts["y_true0"][:, 0], np.concatenate(
-        [y[o : o + 6] for o in range(96, 104)]))
+    for i, first in enumerate((91, 99, 107)):
+        assert forecasts[f"y_pred{i}"].shape == (8 * 6, 1)
+        np.testing.assert_allclose(forecasts[f"y_true{i}"][:, 0], np.concatenate(
+            [y[o : o + 6] for o in range(first, first + 8)]))
     assert set(folds[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
     assert search.final_model_["kind"] == "refit"  # forecasters refit on the whole series
     assert np.shape(search.predict()) == (6,)
+
+
+def test_forecaster_folds_need_a_series_longer_than_their_origins():
+    from seqtune.search._task import make_folds, resolve_cv
+
+    y = np.arange(28.0)
+    with pytest.raises(ValueError, match=r"cv=5 cannot split a series of 28 steps with "
+                                         r"horizon=24: 5 folds need more than 28 steps"):
+        make_folds("forecasting", y, None, cv=5, fraction=0.2, random_state=0, horizon=24)
+    # "auto" keeps every fold's training part at least half the series, else one holdout.
+    assert resolve_cv("auto", "forecasting", 120, horizon=24) == 3
+    assert resolve_cv("auto", "forecasting", 40, horizon=24) is None
 
 
 def test_forecasters_rank_by_mae_or_the_objective_asked_and_resume_only_under_it(tmp_path):

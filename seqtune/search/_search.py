@@ -103,14 +103,14 @@ class SequenceSearch(BaseEstimator):
         (stratified for classifiers; the tail of the series, at least ``horizon``
         steps, for forecasters). An int ``k``: ``StratifiedKFold`` (classifiers) or
         ``KFold`` (regressors), shuffled with ``random_state``; for forecasters ``k``
-        expanding-window refits ``step = max(horizon, ceil(validation_fraction * n /
-        k))`` apart, each training on everything before it and scored on its rolling
-        forecasts from every origin before the next refit. Any scikit-learn splitter
+        expanding-window folds over the last ``k * ceil(validation_fraction * n / k)``
+        forecast origins, each training on everything before its first origin and
+        scored on its rolling forecasts from its share of them. Any scikit-learn splitter
         or iterable of (train, test) index pairs is used as given. "auto": 5 folds below 1000 samples, else one holdout; forecasters up to
         3 origins that keep every fold's training part at least half the series.
     validation_fraction : float, default=0.2
-        Share of the data held out with ``cv=None`` (and the span the forecasters'
-        origins score with an int ``cv``).
+        Share of the data held out with ``cv=None`` (and, for forecasters with an int
+        ``cv``, the share of the series' steps that are scored forecast origins).
     pruning : bool, default=True
         Stop a trial after a fold when its folds so far are worse than the best
         complete trial's same folds by more than that trial's fold-to-fold standard

@@ -84,8 +84,8 @@ def resolve_cv(cv: Any, task: str, n: int, *, horizon: int = 1, fraction: float 
 
     ``"auto"`` cross-validates small data, where one holdout is a handful of samples:
     classifiers and regressors with fewer than :data:`AUTO_CV_MAX_SAMPLES` samples get
-    5 folds; forecasters get up to :data:`AUTO_CV_MAX_ORIGINS` expanding-window origins,
-    as many as keep every fold's training part at least half the series (Airline: 2,
+    5 folds; forecasters get up to :data:`AUTO_CV_MAX_ORIGINS` expanding-window folds,
+    as many as keep every fold's training part at least half the series (Airline and
     Macrodata: 3).
     """
     if isinstance(cv, str) and cv != "auto":
@@ -99,13 +99,15 @@ def resolve_cv(cv: Any, task: str, n: int, *, horizon: int = 1, fraction: float 
         return cv
     if task != "forecasting":
         return 5 if n < AUTO_CV_MAX_SAMPLES else None
-    k = min(AUTO_CV_MAX_ORIGINS, (n // 2) // _origin_step(n, AUTO_CV_MAX_ORIGINS, horizon, fraction))
-    return k if k >= 2 else None
+    # The first fold trains on the series up to its first origin: keep that at least half.
+    room = n // 2 - int(horizon) + 1
+    return next((k for k in range(AUTO_CV_MAX_ORIGINS, 1, -1)
+                 if k * _origin_step(n, k, fraction) <= room), None)
 
 
-def _origin_step(n: int, k: int, horizon: int, fraction: float) -> int:
-    """Steps each expanding-window fold scores: a horizon, or a share of the validation span."""
-    return max(int(horizon), math.ceil(fraction * n / k))
+def _origin_step(n: int, k: int, fraction: float) -> int:
+    """Forecast origins each of ``k`` expanding-window folds scores: ``fraction`` of the series in all."""
+    return max(1, math.ceil(fraction * n / k))
 
 
 def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
@@ -120,11 +122,12 @@ def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
     cv : None, int >= 2, a scikit-learn splitter, or an iterable of (train, test) index pairs
         None: one holdout of ``fraction`` (:func:`split_holdout`). An int ``k``:
         ``StratifiedKFold`` (classifiers) or ``KFold`` (regressors), shuffled with
-        ``random_state``; for forecasters ``k`` expanding-window refits
-        (``TimeSeriesSplit``), ``step = max(horizon, ceil(fraction * n / k))`` apart,
-        each training on everything before it and scoring its forecasts from every
-        origin before the next refit (``step + horizon - 1`` steps, fewer for the last
-        fold). Any splitter or pairs are used as given;
+        ``random_state``; for forecasters ``k`` expanding-window refits over the last
+        ``k * step`` forecast origins, ``step = ceil(fraction * n / k)``: each fold
+        trains on everything before its first origin and is scored on its rolling
+        forecasts from its ``step`` origins (a span of ``step + horizon - 1`` steps;
+        the last fold's last forecast ends the series). Any splitter or pairs are used
+        as given;
         a forecaster's folds must train on a prefix of the series and score a
         contiguous stretch after it.
     fraction : float in (0, 1)
@@ -149,27 +152,32 @@ def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
             raise ValueError(f"cv={cv!r} is invalid: a number of folds must be >= 2 (or pass "
                              "cv=None for one holdout).")
         if task == "forecasting":
-            splitter = TimeSeriesSplit(n_splits=int(cv),
-                                       test_size=_origin_step(n, int(cv), horizon, fraction))
+            # Split the forecast origins (the steps with a full horizon after them).
+            splitter = TimeSeriesSplit(n_splits=int(cv), test_size=_origin_step(n, int(cv), fraction))
         elif task == "classification":
             splitter = StratifiedKFold(int(cv), shuffle=True, random_state=random_state)
         else:
             splitter = KFold(int(cv), shuffle=True, random_state=random_state)
     else:
         splitter = check_cv(cv, target, classifier=task == "classification")
+    by_origins = task == "forecasting" and isinstance(cv, Integral)
+    n_split = n - int(horizon) + 1 if by_origins else n
+    if by_origins and n_split <= cv:
+        raise ValueError(f"cv={cv!r} cannot split a series of {n} steps with horizon={horizon}: "
+                         f"{cv} folds need more than {int(cv) + int(horizon) - 1} steps. Lower "
+                         "cv, or pass cv=None for one holdout.")
     try:
         pairs = [(np.asarray(tr), np.asarray(te))
-                 for tr, te in splitter.split(np.zeros((n, 1)), target)]
+                 for tr, te in splitter.split(np.zeros((n_split, 1)), target)]
     except ValueError as exc:
         raise ValueError(f"cv={cv!r} cannot split these {n} samples: {exc}") from exc
     if not pairs:
         raise ValueError(f"cv={cv!r} produced no folds; expected at least one (train, test) pair.")
     if task == "forecasting":
-        if isinstance(cv, Integral):
-            # Rolling-origin evaluation: each fold's model forecasts from every origin up to
-            # the next fold's, so its span runs horizon - 1 steps past TimeSeriesSplit's. The
-            # fits are the same; a multi-step forecaster is scored on many origins, not one.
-            pairs = [(tr, np.arange(te[0], min(n, te[-1] + horizon))) for tr, te in pairs]
+        if by_origins:
+            # Rolling-origin evaluation: each fold's model forecasts from each of its origins
+            # (up to the next fold's refit), so its span runs horizon - 1 steps past them.
+            pairs = [(tr, np.arange(te[0], te[-1] + horizon)) for tr, te in pairs]
         return [_series_fold(first, second, train, test, cv, horizon) for train, test in pairs]
     return [Holdout(train=(take(first, train), take(second, train)),
                     validation=(take(first, test), take(second, test)),
