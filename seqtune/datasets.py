@@ -5,8 +5,9 @@ layout ``(n_samples, n_timesteps, n_channels)``; aeon returns
 ``(n_samples, n_channels, n_timesteps)``, so the arrays are transposed here once.
 Variable-length sets come back as lists of ``(n_timesteps_i, n_channels)`` arrays.
 
-aeon and statsmodels are optional dependencies: they are imported inside the
-loaders, and a missing one raises an ``ImportError`` that says how to install it.
+aeon is an optional dependency (statsmodels is a core one since the search's KPSS
+test, but is imported here the same way): they are imported inside the loaders, and a
+missing one raises an ``ImportError`` that says how to install it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["SeriesTransformer", "difference_series", "future_index", "undifference_forecast"]
+__all__ = ["SeriesTransformer", "difference_series", "future_index", "level_stationarity_pvalue",
+           "undifference_forecast"]
 
 SCALINGS = ("standard", "window", None)
 
@@ -199,6 +200,40 @@ class SeriesTransformer:
         else:
             w = z
         return np.exp(w) if self.log else w
+
+
+def level_stationarity_pvalue(y: np.ndarray) -> float | None:
+    """The smallest KPSS p-value over the channels: does any wander from a constant level?
+
+    The KPSS test's null hypothesis is a stationary series around a constant level
+    (``statsmodels.tsa.stattools.kpss``, ``regression="c"``, automatic lags); a small
+    p-value says a channel trends or drifts, so a model of the undifferenced levels
+    would have to forecast values beyond any it was trained on. statsmodels reports
+    p-values within [0.01, 0.1] only (its table's ends).
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_timesteps, n_channels)
+        Non-finite steps are left out.
+
+    Returns
+    -------
+    float or None
+        None when no channel has the 12 finite steps the test is given at least.
+    """
+    import warnings
+
+    from statsmodels.tsa.stattools import kpss
+
+    pvalues = []
+    for column in np.asarray(y, dtype=float).reshape(len(y), -1).T:
+        column = column[np.isfinite(column)]
+        if len(column) < 12 or np.ptp(column) == 0:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # InterpolationWarning: p outside its table
+            pvalues.append(float(kpss(column, regression="c", nlags="auto")[1]))
+    return min(pvalues) if pvalues else None
 
 
 def future_index(index: pd.Index, horizon: int) -> pd.Index:

@@ -186,6 +186,7 @@ class SearchSpace:
     def narrow(
         self, *, max_sequence_length: int | None = None, max_lookback: int | None = None,
         drop: Mapping[str, str] | None = None,
+        exclude: Mapping[str, tuple[tuple, str]] | None = None,
     ) -> tuple[SearchSpace, list[str]]:
         """Cut values the data (or the fixed estimator) cannot support.
 
@@ -193,6 +194,9 @@ class SearchSpace:
         limit itself is offered in their place, so the longest usable length stays a
         candidate and no parameter is ever left empty. ``drop`` maps parameters that
         cannot be searched at all to the reason (the estimator keeps its own value).
+        ``exclude`` maps a parameter to ``(values, reason)``: those values leave its
+        choices (a choice left with one value becomes fixed; one left with none, or a
+        fixed value, is kept as it is, since the user asked for it).
 
         Returns
         -------
@@ -218,6 +222,17 @@ class SearchSpace:
         for key, why in (drop or {}).items():
             if params.pop(key, None) is not None:
                 messages.append(f"{key}: dropped ({why})")
+        for key, (values, why) in (exclude or {}).items():
+            dist = params.get(key)
+            if not isinstance(dist, ChoiceDistribution):
+                continue
+            kept = [v for v in dist.values if v not in values]
+            if kept and len(kept) < len(dist.values):
+                removed = ", ".join(str(v) for v in dist.values if v in values)
+                params[key] = (FixedDistribution(value=kept[0], when=dist.when) if len(kept) == 1
+                               else dataclasses.replace(dist, values=tuple(kept), default=(
+                                   dist.default if dist.default in kept else None)))
+                messages.append(f"{key}: dropped {removed} ({why})")
         # Conditions that pointed at a removed value lose it; a child left with none is dropped.
         for name in self._order:
             dist = params.get(name)

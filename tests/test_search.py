@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.model_selection import KFold
 
 from seqtune.classifier import SequenceClassifier
 from seqtune.regressor import SequenceRegressor
@@ -308,6 +309,17 @@ def test_resume_on_other_data_is_refused(tmp_path, clf_data):
         _search(tmp_path, max_trials=2).fit(X[:30], y[:30])
 
 
+def test_resume_on_other_folds_is_refused(tmp_path, clf_data):
+    X, y = clf_data
+    _search(tmp_path, max_trials=1, cv=3).fit(X, y)
+    # Three folds again, but not shuffled: the trials' scores would not compare.
+    with pytest.raises(ValueError, match="scored on other folds of this data"):
+        _search(tmp_path, max_trials=2, cv=KFold(3)).fit(X, y)
+    state = json.loads((tmp_path / "search" / "sequenceclassifier_random" / "seqtune_search.json")
+                       .read_text())
+    assert len(state["folds_sha256"]) == 16
+
+
 def test_completed_search_resumes_without_rerunning(tmp_path, clf_data):
     X, y = clf_data
     first = _search(tmp_path, max_trials=2).fit(X, y)
@@ -461,6 +473,40 @@ def test_forecaster_search_holds_out_the_tail_and_narrows_lookback(tmp_path, mon
     assert set(search.records_[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
     assert np.shape(search.predict()) == (3,)
     assert set(search.evaluate(y[-10:], y_history=y[:-10])) == {"mae", "rmse", "smape", "mase"}
+
+
+def test_a_trending_series_is_searched_differenced_only():
+    from seqtune import load_space
+    from seqtune.forecaster import SequenceForecaster
+    from seqtune.preprocessing import level_stationarity_pvalue
+    from seqtune.search._task import make_folds, narrow_space
+
+    rng = np.random.default_rng(0)
+    trend = np.arange(120.0) + rng.normal(0, 3, 120)
+    noise = rng.normal(0, 1, (120, 2))
+    assert level_stationarity_pvalue(trend[:, None]) == pytest.approx(0.01)  # the table's end
+    assert level_stationarity_pvalue(noise) >= 0.05
+    # One trending channel among stationary ones is enough; too short a series is no test.
+    assert level_stationarity_pvalue(np.column_stack([noise, trend])) == pytest.approx(0.01)
+    assert level_stationarity_pvalue(trend[:8, None]) is None
+
+    estimator = SequenceForecaster(horizon=2)
+    space = load_space({"difference": [0, 1], "lookback": [4]}, task="forecasting")
+    for y, kept in ((trend, (1,)), (noise[:, 0], (0, 1))):
+        folds = make_folds("forecasting", y, None, cv=2, fraction=0.2, random_state=0, horizon=2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            narrowed = narrow_space(space, "forecasting", estimator, y, folds)
+        assert narrowed["difference"].possible_values == kept
+        messages = [str(w.message) for w in _user_warnings(caught, "narrowed")]
+        assert messages == ([] if len(kept) == 2 else [
+            "The search space asks for more than the data or the estimator allows and was "
+            "narrowed: difference: dropped 0 (a KPSS test rejects a constant level, p = 0.01: "
+            "the series trends or drifts)"])
+    # A fixed seasonal difference already takes a trend out: the test is not asked.
+    seasonal = SequenceForecaster(horizon=2, seasonal_difference=12)
+    folds = make_folds("forecasting", trend, None, cv=2, fraction=0.2, random_state=0, horizon=2)
+    assert narrow_space(space, "forecasting", seasonal, trend, folds) == space
 
 
 def test_seq2seq_forecaster_search_drops_linear_skip_instead_of_failing_trials(tmp_path):

@@ -176,10 +176,13 @@ def test_reruns_are_tracked_as_child_runs_and_the_forecaster_refits_the_pick(tmp
     tracker = Recorder()
     search = _search(tmp_path, SequenceForecaster(horizon=6, random_state=5),
                      space={"units": 4, "epochs": 2, "lookback": [4, 8]}, max_trials=2,
-                     intensify=2, intensify_seeds=1, tracking=tracker).fit(y)
+                     intensify=2, intensify_seeds=1, ensemble="auto",
+                     tracking=tracker).fit(y)
     best = next(r for r in search.records_ if r["trial_id"] == search.best_trial_id_)
     # With as many configurations allowed as there are trials, the pick is always re-scored.
     assert tracker.params["intensify"] == 2 and tracker.params["intensify_seeds"] == 1
+    # "auto" is logged as what it resolved to (a forecaster keeps one configuration).
+    assert tracker.params["ensemble"] == 1 and tracker.params["final_model"] == "refit"
     reruns = [r for r in tracker.trials if r["tags"].get("rescore_of")]
     assert [r["trial_id"] for r in reruns] == [f"{r['tags']['rescore_of']}.seed1" for r in reruns]
     assert all(r["params"]["random_state"] == 1005 for r in reruns)

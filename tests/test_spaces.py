@@ -515,6 +515,21 @@ def test_narrow_drops_named_parameters_with_the_reason():
     assert messages == ["linear_skip: dropped (no linear path)"]  # absent names are not reported
 
 
+def test_narrow_excludes_values_and_fixes_a_choice_left_with_one():
+    space = load_space({"difference": [0, 1], "units": {"type": "choice", "values": [8, 16, 32],
+                                                        "default": 8}, "cell": "gru"},
+                       task="forecasting")
+    narrowed, messages = space.narrow(exclude={"difference": ((0,), "it trends"),
+                                               "units": ((8, 64), "too small"),
+                                               "cell": (("gru",), "asked for")})
+    assert narrowed["difference"] == FixedDistribution(value=1)
+    assert narrowed["units"].values == (16, 32) and narrowed["units"].default is None
+    assert narrowed["cell"] == space["cell"]  # a fixed value is the user's: kept
+    assert messages == ["difference: dropped 0 (it trends)", "units: dropped 8 (too small)"]
+    # Nothing left would empty the parameter: it is kept as it is.
+    assert space.narrow(exclude={"difference": ((0, 1), "x")}) == (space, [])
+
+
 def test_narrow_rejects_a_bad_limit():
     with pytest.raises(ValueError, match=r"max_lookback must be a positive int, got 0"):
         load_space("quick", task="forecasting").narrow(max_lookback=0)

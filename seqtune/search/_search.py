@@ -38,7 +38,8 @@ from ._progress import Progress
 from ._runner import TrialRunner, trial_context
 from ._state import check_resume, write_state
 from ._track import is_mlflow_tracker, make_tracker, start_tracking
-from ._task import estimator_task, make_folds, narrow_space, resolve_cv, warn_recurrent_dropout
+from ._task import (estimator_task, folds_digest, make_folds, narrow_space, resolve_cv,
+                    warn_recurrent_dropout)
 
 __all__ = ["SequenceSearch"]
 
@@ -366,7 +367,8 @@ class SequenceSearch(BaseEstimator):
         project_dir = Path(self.directory) / project_name
         fingerprint = dataset_fingerprint(X, y)
         check_resume(project_dir, overwrite=bool(self.overwrite), fingerprint=fingerprint,
-                     tuner=self.tuner, space=space, n_folds=len(folds), objective=objective.name)
+                     tuner=self.tuner, space=space, n_folds=len(folds), objective=objective.name,
+                     folds_sha256=folds_digest(folds))
 
         mode, n_workers, gpus = choose_mode(n_jobs=self.n_jobs, gpus=self.gpus,
                                             trials_per_gpu=self.trials_per_gpu,
@@ -440,16 +442,19 @@ class SequenceSearch(BaseEstimator):
                     estimator=type(self.estimator).__name__,
                     objective={"name": objective.name, "direction": objective.direction},
                     fingerprint=fingerprint, space_yaml=space.to_yaml(),
-                    max_trials=int(self.max_trials), n_folds=len(context.folds))
+                    max_trials=int(self.max_trials), n_folds=len(context.folds),
+                    folds_sha256=folds_digest(context.folds))
         warn_recurrent_dropout(space, estimator)
         earlier = read_trial_records(project_dir)  # a resumed search: its earlier trials count
         progress.records.update({r["trial_id"]: r for r in earlier})
         intensifier.observe(earlier)
         if tracker is not None:
             start_tracking(tracker, self, project_dir=project_dir, objective=objective, task=task,
-                           n_folds=len(context.folds), final_model=job["final_model"],
-                           n_workers=n_workers, space=space, fingerprint=fingerprint,
-                           earlier=earlier, later=later)
+                           n_folds=len(context.folds), n_workers=n_workers, space=space,
+                           resolved={"final_model": job["final_model"], "intensify": n_configs,
+                                     "ensemble": resolve_ensemble(self.ensemble, task,
+                                                                  len(context.folds))},
+                           fingerprint=fingerprint, earlier=earlier, later=later)
 
         self.workers_ = None
         if mode == "local":

@@ -23,12 +23,16 @@ STATE_FILENAME = "seqtune_search.json"
 
 
 def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner: str,
-                 space: Any, n_folds: int, objective: str | None = None) -> None:
+                 space: Any, n_folds: int, objective: str | None = None,
+                 folds_sha256: str | None = None) -> None:
     """Refuse to resume a search made on other data, with another tuner, other folds or
     another objective.
 
     A search written before cross-validation existed scored its trials on one holdout
-    (``n_folds`` 1).
+    (``n_folds`` 1). ``folds_sha256`` (:func:`~seqtune.search._task.folds_digest`) is
+    compared where the directory recorded one (since 2026-12-05): the same number of
+    folds can still hold other indices (another ``random_state``, ``validation_fraction``
+    or horizon, or seqtune's new forecasting folds).
 
     Raises
     ------
@@ -62,6 +66,13 @@ def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner
             f"compare. Pass the same cv to resume ({'cv=None' if scored_on == 1 else f'cv={scored_on}'}), "
             "overwrite=True to start afresh, or another project_name."
         )
+    if folds_sha256 is not None and state.get("folds_sha256") not in (None, folds_sha256):
+        raise ValueError(
+            f"{project_dir} holds a search whose trials were scored on other folds of this "
+            "data (another random_state, validation_fraction or horizon, or a seqtune "
+            "version that cut them differently): their scores would not compare. Pass the "
+            "same settings to resume, overwrite=True to start afresh, or another project_name."
+        )
     scored_by = (state.get("objective") or {}).get("name")
     if objective is not None and scored_by not in (None, objective):
         raise ValueError(
@@ -83,7 +94,7 @@ def write_state(project_dir: Path, *, overwrite: bool, **state: Any) -> None:
     """Record what the search started with; a resumed search keeps the first record.
 
     ``state`` holds ``tuner``, ``estimator``, ``objective``, ``fingerprint``,
-    ``space_yaml``, ``max_trials`` and ``n_folds``.
+    ``space_yaml``, ``max_trials``, ``n_folds`` and ``folds_sha256``.
     """
     project_dir.mkdir(parents=True, exist_ok=True)
     path = project_dir / STATE_FILENAME

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -22,14 +23,17 @@ import numpy as np
 from seqtune.splits import holdout_split, n_rows, tail_split, take
 from seqtune.validation import did_you_mean
 
-__all__ = ["AUTO_CV_MAX_SAMPLES", "Fold", "Holdout", "estimator_task", "longest_sequence",
-           "make_folds", "narrow_space", "resolve_cv", "split_holdout", "warn_recurrent_dropout"]
+__all__ = ["AUTO_CV_MAX_SAMPLES", "Fold", "Holdout", "estimator_task", "folds_digest",
+           "longest_sequence", "make_folds", "narrow_space", "resolve_cv", "split_holdout",
+           "warn_recurrent_dropout"]
 
 #: ``cv="auto"`` cross-validates classifiers and regressors with fewer training samples
 #: than this (5 folds), and scores larger sets on one holdout. See ``resolve_cv``.
 AUTO_CV_MAX_SAMPLES = 1000
 #: ``cv="auto"`` for forecasters: at most this many expanding-window origins.
 AUTO_CV_MAX_ORIGINS = 3
+#: A searched ``difference`` loses 0 when a KPSS test rejects a constant level at this size.
+LEVEL_STATIONARITY_ALPHA = 0.05
 
 
 def estimator_task(estimator: Any) -> str:
@@ -184,6 +188,15 @@ def make_folds(task: str, first: Any, second: Any, *, cv: Any, fraction: float,
                     train_index=train, test_index=test) for train, test in pairs]
 
 
+def folds_digest(folds: list[Holdout]) -> str:
+    """A digest of the folds' indices: trials of one search must be scored on the same folds."""
+    digest = hashlib.sha256()
+    for fold in folds:
+        for index in (fold.train_index, fold.test_index):
+            digest.update(np.asarray(index, dtype=np.int64).tobytes() + b"|")
+    return digest.hexdigest()[:16]
+
+
 def _series_fold(y: Any, X: Any, train: np.ndarray, test: np.ndarray, cv: Any,
                  horizon: int) -> Holdout:
     train, test = np.sort(train), np.sort(test)
@@ -274,6 +287,15 @@ def narrow_space(space: Any, task: str, estimator: Any, data: Any, folds: list[H
     folds : list of Holdout
         Forecasters: the lookback must fit the shortest training part.
 
+    Notes
+    -----
+    For a forecaster, a searched ``difference`` loses 0 when a KPSS test rejects a
+    constant level (p < :data:`LEVEL_STATIONARITY_ALPHA` on any channel), as
+    ``auto_arima`` picks its differencing: a model of the undifferenced levels of a
+    trending series must forecast values beyond any it was trained on. On Airline such
+    trials scored fold MAE 54-152 against 14-47 for differenced ones, and took most of
+    a search's trials.
+
     Returns
     -------
     SearchSpace
@@ -287,8 +309,17 @@ def narrow_space(space: Any, task: str, estimator: Any, data: Any, folds: list[H
         if "log" in space and np.nanmin(values) <= 0:
             # A log of zero or negative values would fail every trial that draws log=True.
             drop["log"] = f"the series has values <= 0 (down to {np.nanmin(values):.4g})"
+        exclude = {}
+        if ("difference" in space and "seasonal_difference" not in space
+                and estimator.get_params().get("seasonal_difference") is None):
+            from seqtune.preprocessing import level_stationarity_pvalue
+
+            pvalue = level_stationarity_pvalue(values)
+            if pvalue is not None and pvalue < LEVEL_STATIONARITY_ALPHA:
+                why = f"a KPSS test rejects a constant level, p = {pvalue:.2g}: the series trends"
+                exclude["difference"] = ((0,), why + " or drifts")
         max_lookback = estimator.max_lookback(min(n_rows(f.train[0]) for f in folds))
-        space, messages = space.narrow(max_lookback=max_lookback, drop=drop)
+        space, messages = space.narrow(max_lookback=max_lookback, drop=drop, exclude=exclude)
     else:
         space, messages = space.narrow(max_sequence_length=longest_sequence(data))
     if messages:

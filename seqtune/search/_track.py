@@ -15,8 +15,8 @@ from seqtune import device
 __all__ = ["is_mlflow_tracker", "make_tracker", "start_tracking"]
 
 #: The search's parameters logged on the parent run, besides the computed ones.
-_LOGGED = ("tuner", "max_trials", "time_budget", "validation_fraction", "pruning", "ensemble",
-           "intensify", "intensify_seeds")
+_LOGGED = ("tuner", "max_trials", "time_budget", "validation_fraction", "pruning",
+           "intensify_seeds")
 
 
 def make_tracker(tracking: Any, tracking_uri: str | None, experiment_name: str | None) -> Any:
@@ -40,7 +40,7 @@ def is_mlflow_tracker(tracker: Any) -> bool:
 
 
 def start_tracking(tracker: Any, search: Any, *, project_dir: Path, objective: Any, task: str,
-                   n_folds: int, final_model: str, n_workers: int, space: Any,
+                   n_folds: int, n_workers: int, space: Any, resolved: dict,
                    fingerprint: dict, earlier: list[dict], later: dict) -> None:
     """Open (or reattach to) the search's parent run, and log what an earlier attempt left out.
 
@@ -52,9 +52,12 @@ def start_tracking(tracker: Any, search: Any, *, project_dir: Path, objective: A
     project_dir : path
     objective : keras_tuner.Objective
     task : str
-    n_folds, final_model, n_workers :
-        What the search resolved ``cv``, ``final_model`` and ``n_jobs`` to.
+    n_folds, n_workers :
+        What the search resolved ``cv`` and ``n_jobs`` to.
     space : SearchSpace
+    resolved : dict
+        ``final_model``, ``ensemble`` and ``intensify`` as the search resolved them:
+        logged in place of ``"auto"``, so a run says what it did.
     fingerprint : dict
     earlier : list of dict
         Records of a resumed search's earlier attempts.
@@ -64,7 +67,7 @@ def start_tracking(tracker: Any, search: Any, *, project_dir: Path, objective: A
     params = {name: getattr(search, name) for name in _LOGGED}
     params.update({
         "objective": objective.name, "objective_direction": objective.direction,
-        "cv": repr(search.cv), "n_folds": n_folds, "final_model": final_model,
+        "cv": repr(search.cv), "n_folds": n_folds, **resolved,
         "n_jobs": n_workers or 1, "estimator": type(search.estimator).__name__,
         **{f"estimator.{k}": v for k, v in search.estimator.get_params().items()},
     })
