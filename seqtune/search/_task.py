@@ -293,8 +293,8 @@ def narrow_space(space: Any, task: str, estimator: Any, data: Any, folds: list[H
     constant level (p < :data:`LEVEL_STATIONARITY_ALPHA` on any channel), as
     ``auto_arima`` picks its differencing: a model of the undifferenced levels of a
     trending series must forecast values beyond any it was trained on. On Airline such
-    trials scored fold MAE 54-152 against 14-47 for differenced ones, and took most of
-    a search's trials.
+    trials scored a median first-fold MAE of 94 against 32 for differenced ones, and
+    took most of a search's trials (benchmarks/README.md).
 
     Returns
     -------
