@@ -107,8 +107,9 @@ class SequenceSearch(BaseEstimator):
         expanding-window folds over the last ``k * ceil(validation_fraction * n / k)``
         forecast origins, each training on everything before its first origin and
         scored on its rolling forecasts from its share of them. Any scikit-learn splitter
-        or iterable of (train, test) index pairs is used as given. "auto": 5 folds below 1000 samples, else one holdout; forecasters up to
-        3 origins that keep every fold's training part at least half the series.
+        or iterable of (train, test) index pairs is used as given. "auto": 5 folds below
+        1000 samples, else one holdout; forecasters up to 3 folds that keep every fold's
+        training part at least half the series.
     validation_fraction : float, default=0.2
         Share of the data held out with ``cv=None`` (and, for forecasters with an int
         ``cv``, the share of the series' steps that are scored forecast origins).
