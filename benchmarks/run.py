@@ -173,7 +173,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         "intensify": intensify, "ensemble": ensemble,
         "metric": ds.metric, "defaults": defaults_score, "searched": searched_score,
         "defaults_s": round(defaults_s, 1), "search_wall_s": round(total_s, 1),
-        "trials_s": round(search_s, 1), "budget_s": budget,
+        "trials_s": round(search_s, 1), "budget_s": budget, "max_trials": search.max_trials,
         "n_trials": len(statuses), "n_completed": statuses.count("COMPLETED"),
         "n_pruned": statuses.count("PRUNED"), "n_failed": statuses.count("FAILED"),
         "n_folds": search.n_folds_, "best_cv_score": search.best_score_,
@@ -308,8 +308,11 @@ def _variant(row: dict) -> str:
     configuration (the default then). The objective is named where it is not the data
     set's default (Macrodata's rows ranked by MASE, measured as a candidate default).
     A multi-step forecaster's rows that record ``fold_spans`` were scored on every
-    origin of each fold (``make_folds``, 2026-12-05): "rolling-origin folds".
+    origin of each fold (``make_folds``, 2026-12-05): "rolling-origin folds". A trial cap
+    other than the protocol's ``DEFAULT_MAX_TRIALS`` (rows without one ran under it) is
+    named too, since it sets how much of the time budget a search may use.
     """
+    max_trials = int(row.get("max_trials") or DEFAULT_MAX_TRIALS)
     intensify = int(row.get("intensify") or 0)
     ensemble = int(row.get("ensemble") or 1)
     objective = row.get("objective")
@@ -317,7 +320,8 @@ def _variant(row: dict) -> str:
     return (row["backend"] + (f", intensify={intensify}" if intensify else "")
             + (f", ensemble={ensemble}" if ensemble != 1 else "")
             + (f", objective={objective}" if other else "")
-            + (", rolling-origin folds" if _rolling_origins(row) else ""))
+            + (", rolling-origin folds" if _rolling_origins(row) else "")
+            + (f", max_trials={max_trials}" if max_trials != DEFAULT_MAX_TRIALS else ""))
 
 
 def _rolling_origins(row: dict) -> bool:
@@ -333,7 +337,8 @@ def is_current_default(row: dict) -> bool:
     return (int(row.get("intensify") or 0) == resolve_intensify("auto", task, n_folds)
             and int(row.get("ensemble") or 1) == resolve_ensemble("auto", task, n_folds)
             and row.get("objective") in (None, DATASETS[row["dataset"]].objective)
-            and (DATASETS[row["dataset"]].horizon == 1 or _rolling_origins(row)))
+            and (DATASETS[row["dataset"]].horizon == 1 or _rolling_origins(row))
+            and int(row.get("max_trials") or DEFAULT_MAX_TRIALS) == DEFAULT_MAX_TRIALS)
 
 
 def _alternatives(row: dict, metric: str) -> str:

@@ -140,6 +140,16 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
     older, rolling = table.split("rolling-origin folds")
     assert "| 0 | 30.0 | 20.0 |" in older and "| 0 | 30.0 | 12.0 |" in rolling
 
+    # Another trial cap lets a search use more of its time budget: a section apart, and
+    # not today's default (rows that name the protocol's cap stay where they were).
+    table = render([row(0, 12.0, fold_spans=[31] * 3, max_trials=40),
+                    row(0, 9.0, fold_spans=[31] * 3, max_trials=100)])
+    headers = [line for line in table.splitlines() if line.startswith("### ")]
+    assert headers == ["### jax, intensify=3, rolling-origin folds (today's default search)",
+                       "### jax, intensify=3, rolling-origin folds, max_trials=100"]
+    protocol, capped = table.split("max_trials=100")
+    assert "| 0 | 30.0 | 12.0 |" in protocol and "| 0 | 30.0 | 9.0 |" in capped
+
 
 def test_rows_that_averaged_configurations_get_a_section_of_their_own():
     from benchmarks.run import render
