@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-__all__ = ["METRICS", "backtest", "forecast_metrics", "mase_scale"]
+__all__ = ["METRICS", "backtest", "forecast_metrics", "mase_period", "mase_scale"]
 
 METRICS = ("mae", "rmse", "smape", "mase")
 
@@ -41,6 +41,25 @@ def mase_scale(y_train: np.ndarray, seasonal_period: int = 1) -> np.ndarray:
             f"got {len(y)} steps."
         )
     return np.mean(np.abs(y[m:] - y[:-m]), axis=0)
+
+
+def mase_period(seasonal_difference: int | None, seasonal_period: int | None = None) -> int:
+    """The ``m`` of MASE's naive forecast for a forecaster, the one rule every scorer uses.
+
+    Parameters
+    ----------
+    seasonal_difference : int or None
+        The forecaster's ``seasonal_difference``: its season, when it has one.
+    seasonal_period : int, optional
+        An explicit period, which wins.
+
+    Returns
+    -------
+    int
+        ``seasonal_period`` if given, else ``seasonal_difference``, else 1 (the plain
+        naive forecast).
+    """
+    return int(seasonal_period or seasonal_difference or 1)
 
 
 def forecast_metrics(

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .backtest import forecast_metrics
+from .backtest import forecast_metrics, mase_period
 
 __all__ = ["SequenceEnsembleClassifier", "SequenceEnsembleForecaster", "SequenceEnsembleRegressor"]
 
@@ -247,7 +247,7 @@ class SequenceEnsembleForecaster(_SequenceEnsemble):
         """
         truth, preds, history = self.rolling_forecasts(y_val, X_val, y_history=y_history,
                                                        X_history=X_history)
-        period = seasonal_period or self._members()[0].seasonal_difference or 1
+        period = mase_period(self._members()[0].seasonal_difference, seasonal_period)
         return forecast_metrics(truth, preds, y_train=history, seasonal_period=period)
 
     def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:

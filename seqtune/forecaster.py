@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSequenceEstimator
-from .backtest import forecast_metrics
+from .backtest import forecast_metrics, mase_period
 from .model import build_recurrent_model, predict_in_batches
 from .preprocessing import SeriesTransformer, future_index
 from .seq2seq import build_seq2seq_model, decode_autoregressive
@@ -587,7 +587,7 @@ class SequenceForecaster(BaseSequenceEstimator):
         """
         truth, preds, hist = self.rolling_forecasts(y_val, X_val, y_history=y_history,
                                                     X_history=X_history)
-        period = seasonal_period or self.seasonal_difference or 1
+        period = mase_period(self.seasonal_difference, seasonal_period)
         return forecast_metrics(truth, preds, y_train=hist, seasonal_period=period)
 
     def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from seqtune.backtest import backtest, forecast_metrics, mase_scale
+from seqtune.backtest import backtest, forecast_metrics, mase_period, mase_scale
 from seqtune.forecaster import SequenceForecaster
 
 
@@ -32,6 +32,14 @@ def test_mase_is_averaged_over_channels_with_seasonal_scale():
     assert got == {"mase": pytest.approx(np.mean([1.0 / 4.0, 0.5 / 1.0]))}
     # The denominators given instead of the history they come from: the same figure.
     assert forecast_metrics(y_true, y_pred, scale=[4.0, 1.0], metrics=("mase",)) == got
+
+
+def test_mase_period_is_the_explicit_period_else_the_season_else_one():
+    # The forecaster's evaluate, the ensemble's and the search's fold scores share it.
+    assert mase_period(12, 4) == 4
+    assert mase_period(12) == 12
+    assert mase_period(None) == 1
+    assert mase_period(0, None) == 1
 
 
 def test_metric_errors():

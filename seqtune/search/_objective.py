@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from seqtune.backtest import METRICS as FORECAST_METRICS
-from seqtune.backtest import forecast_metrics, mase_scale
+from seqtune.backtest import forecast_metrics, mase_period, mase_scale
 
 __all__ = ["NonFiniteScore", "check_objective", "resolve_objective", "score_fold"]
 
@@ -130,8 +130,7 @@ def score_fold(estimator: Any, task: str, name: str, fold: Any) -> tuple[float, 
         history = {} if fold.history is None else {"y_history": fold.history[0],
                                                    "X_history": fold.history[1]}
         truth, forecasts, used = estimator.rolling_forecasts(y_val, X_val, **history)
-        # MASE's period as the forecaster's evaluate sets it.
-        scale = mase_scale(used, estimator.seasonal_difference or 1)
+        scale = mase_scale(used, mase_period(estimator.seasonal_difference))
         metrics = {k: float(v) for k, v in forecast_metrics(truth, forecasts, scale=scale).items()}
         predictions = {"y_true": truth, "y_pred": forecasts, "scale": scale}
     elif task == "classification":
