@@ -186,6 +186,10 @@ def test_reruns_are_tracked_as_child_runs_and_the_forecaster_refits_the_pick(tmp
     reruns = [r for r in tracker.trials if r["tags"].get("rescore_of")]
     assert [r["trial_id"] for r in reruns] == [f"{r['tags']['rescore_of']}.seed1" for r in reruns]
     assert all(r["params"]["random_state"] == 1005 for r in reruns)
+    # Each re-scored trial is sent again with its seeds, so its run can show the mean.
+    again = {r["trial_id"]: r for r in tracker.trials if r.get("seeds")}
+    assert sorted(again) == sorted(r["tags"]["rescore_of"] for r in reruns)
+    assert again[search.best_trial_id_]["score"] == pytest.approx(search.best_score_)
     assert tracker.end["best_score"] == pytest.approx(search.best_score_)
     assert best.get("seeds") and search.best_score_ == pytest.approx(best["score"])
     assert search.final_model_["kind"] == "refit"

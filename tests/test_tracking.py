@@ -158,6 +158,50 @@ def test_log_trial_is_idempotent_and_skips_running_records(store, tmp_path, back
     assert list(children) == ["0000"]
 
 
+def _rescored(record, scores, statuses=None):
+    statuses = statuses or ["COMPLETED"] * len(scores)
+    seeds = [{"trial_id": record["trial_id"] + (f".seed{j}" if j else ""), "random_state": 7 + 1000 * j,
+              "score": s, "status": st} for j, (s, st) in enumerate(zip(scores, statuses))]
+    done = [s for s, st in zip(scores, statuses) if st == "COMPLETED"]
+    return {**record, "seeds": seeds, "score": float(np.mean(done)), "seed_std": float(np.std(done))}
+
+
+def test_a_rescored_trial_adds_its_mean_over_seeds_to_its_run(store, tmp_path):
+    state_dir = tmp_path / "proj"
+    tracker = MlflowTracker(store, "exp")
+    _start(tracker, state_dir)
+    record = make_record(2)  # score 0.7 on its own seed
+    tracker.log_trial(record)
+    # Re-scoring ran one more seed, then a resumed search a second one.
+    tracker.log_trial(_rescored(record, [0.7, 0.5, 0.0], ["COMPLETED", "COMPLETED", "RUNNING"]))
+    tracker.log_trial(_rescored(record, [0.7, 0.5, 0.0], ["COMPLETED", "COMPLETED", "RUNNING"]))
+    tracker.flush()
+    resumed = MlflowTracker(store, "exp")
+    _start(resumed, state_dir)
+    again = _rescored(record, [0.7, 0.5, 0.3])
+    resumed.sync(state_dir, [again])
+    resumed.log_trial(again)  # nothing new: not logged twice
+    assert resumed.flush() == 0
+    client = MlflowClient(store)
+    run = client.get_run(resumed.logged_runs["0002"])
+    assert run.info.run_id == tracker.logged_runs["0002"]  # the same run, not a new one
+    assert run.data.metrics["score"] == pytest.approx(0.7)  # the trial as it ran
+    assert run.data.metrics["score_seed_mean"] == pytest.approx(0.5)
+    assert run.data.metrics["seed_std"] == pytest.approx(np.std([0.7, 0.5, 0.3]))
+    assert run.data.tags["n_seeds"] == "3"
+    history = client.get_metric_history(run.info.run_id, "score_seed_mean")
+    assert [(m.step, round(m.value, 6)) for m in history] == [(2, 0.6), (3, 0.5)]
+    state = json.loads((state_dir / "mlflow_state.json").read_text())
+    assert state["seeds_logged"] == {"0002": 3}
+    # A record first logged after its re-scoring keeps its first seed's score as its own.
+    fresh = _rescored(make_record(3), [0.8, 0.4])
+    other = MlflowTracker(store, "exp", background=False)
+    _start(other, tmp_path / "other")
+    run = client.get_run(other.log_trial(fresh))
+    assert run.data.metrics["score"] == pytest.approx(0.8)
+    assert run.data.metrics["score_seed_mean"] == pytest.approx(0.6)
+
+
 def test_diverged_and_pruned_trials_keep_their_values(store, tmp_path):
     tracker = MlflowTracker(store, "exp", background=False)
     _start(tracker, tmp_path / "proj")

@@ -82,8 +82,10 @@ def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
                 value = _finite_float(raw)
                 if value is not None:
                     metrics.append(Metric(_key(name), value, _ms(ended), i))
+    seeds = record.get("seeds") or []
     summary = {
-        _objective_name(record): record.get("score"),
+        # A re-scored trial's score is its mean over seeds (_seed_metrics); this is the run's.
+        _objective_name(record): seeds[0].get("score") if seeds else record.get("score"),
         "score_std": record.get("score_std"),
         "duration_s": record.get("duration_s"),
         "epochs_run": record.get("epochs_run"),
@@ -95,6 +97,30 @@ def _record_metrics(record: Mapping[str, Any]) -> list[Any]:
         if value is not None:
             metrics.append(Metric(name, value, end_ms, 0))
     return metrics
+
+
+def _scored_seeds(record: Mapping[str, Any]) -> int:
+    """How many weight seeds a re-scored trial's ``score`` averages (0: not re-scored)."""
+    seeds = record.get("seeds") or []
+    scored = [s for s in seeds if str(s.get("status") or "").upper() == "COMPLETED"
+              and _finite_float(s.get("score")) is not None]
+    return len(scored) if len(scored) > 1 else 0
+
+
+def _seed_metrics(record: Mapping[str, Any]) -> list[Any]:
+    """A re-scored trial's mean over its seeds, ``<objective>_seed_mean``, and ``seed_std``.
+
+    The step is the number of seeds averaged, so a re-scoring a resumed search
+    finishes adds a point rather than overwriting one. The objective's own metric
+    keeps the first seed's score (the trial as it ran).
+    """
+    from mlflow.entities import Metric
+
+    step, end_ms = _scored_seeds(record), _ms(None)
+    values = {f"{_objective_name(record)}_seed_mean": record.get("score"),
+              "seed_std": record.get("seed_std")}
+    return [Metric(name, value, end_ms, step) for name, raw in values.items()
+            if (value := _finite_float(raw)) is not None]
 
 
 def _log_record_run(

@@ -30,7 +30,7 @@ from ._common import (
     _value,
     resolve_tracking_uri,
 )
-from ._records import _log_record_run
+from ._records import _log_record_run, _scored_seeds, _seed_metrics
 
 __all__: list[str] = []
 
@@ -46,6 +46,7 @@ class _RunStore:
     _experiment_id: str | None
     _parent_run_id: str | None
     _logged: dict[str, str]
+    _seeds_logged: dict[str, int]  # trial id -> seeds its run's _seed_metrics average
     _pending: dict[str, Any]
     _uncertain: set[str]
     _start_kwargs: dict[str, Any] | None
@@ -77,6 +78,7 @@ class _RunStore:
         self._experiment_id = state.get("experiment_id") or self._experiment_id
         self._parent_run_id = state.get("parent_run_id") or self._parent_run_id
         self._logged.update({str(k): v for k, v in (state.get("logged") or {}).items()})
+        self._seeds_logged.update({str(k): int(v) for k, v in (state.get("seeds_logged") or {}).items()})
 
     def _save_state(self) -> None:
         path = self._state_path()
@@ -87,7 +89,13 @@ class _RunStore:
             "experiment_id": self._experiment_id,
             "parent_run_id": self._parent_run_id,
             "logged": self._logged,
+            "seeds_logged": self._seeds_logged,
         })
+
+    def _needs_logging(self, trial_id: str, record: Any) -> bool:
+        """Not in the store yet, or re-scored with more seeds than its run shows."""
+        return (trial_id not in self._logged
+                or _scored_seeds(record) > self._seeds_logged.get(trial_id, 0))
 
     def _ensure_experiment(self) -> str:
         if self._experiment_id is not None:
@@ -140,6 +148,7 @@ class _RunStore:
                 return
             self._parent_run_id = None
             self._logged.clear()
+            self._seeds_logged.clear()
         experiment_id = self._ensure_experiment()
         self._parent_run_id = self._create_parent(experiment_id)
         self._parent_created_by_sync = self._start_kwargs is None
@@ -209,10 +218,12 @@ class _RunStore:
         gone = [t for t in self._logged if t not in found]
         for tid in gone:
             del self._logged[tid]
+            self._seeds_logged.pop(tid, None)
         self._logged.update(found)
         with self._queue_lock:
             for tid in found:
-                self._pending.pop(tid, None)
+                if not self._needs_logging(tid, self._pending.get(tid, {})):
+                    self._pending.pop(tid, None)
         self._uncertain.clear()
         if changed or gone:
             self._save_state()
@@ -235,6 +246,15 @@ class _RunStore:
                                          parent_run_id=self._parent_run_id)
                 self._logged[trial_id] = run_id
                 self._uncertain.discard(trial_id)
+                self._save_state()
+            n_seeds = _scored_seeds(record)
+            if n_seeds > self._seeds_logged.get(trial_id, 0):
+                # Re-scored: the run gets the mean the search ranked it by.
+                from mlflow.entities import RunTag
+
+                self._client.log_batch(self._logged[trial_id], metrics=_seed_metrics(record),
+                                       tags=[RunTag("n_seeds", str(n_seeds))])
+                self._seeds_logged[trial_id] = n_seeds
                 self._save_state()
             with self._queue_lock:
                 self._pending.pop(trial_id, None)

@@ -27,7 +27,7 @@ from ._common import (
 )
 from ._model import _log_pyfunc_model
 from ._queue import LoggingQueue
-from ._records import _log_record_run
+from ._records import _log_record_run, _scored_seeds
 from ._report import _warm_plotting, log_summary
 from ._serving import serve_predict
 from ._store import _RunStore
@@ -83,6 +83,7 @@ class MlflowTracker(_RunStore):
         self._experiment_id: str | None = None
         self._parent_run_id: str | None = None
         self._logged: dict[str, str] = {}
+        self._seeds_logged: dict[str, int] = {}
         self._pending: dict[str, Mapping[str, Any]] = {}
         self._uncertain: set[str] = set()
         self._start_kwargs: dict[str, Any] | None = None
@@ -190,6 +191,10 @@ class MlflowTracker(_RunStore):
     def log_trial(self, record: Mapping[str, Any]) -> str | None:
         """Log one trial record as a child run of the parent; idempotent by ``trial_id``.
 
+        A re-scored trial's record, sent again with its ``seeds``, adds its mean over
+        seeds (``<objective>_seed_mean``, the score the search ranks it by),
+        ``seed_std`` and an ``n_seeds`` tag to the trial's run.
+
         With ``background=True`` (the default) the record is queued and the logging
         queue's worker logs it, so the search never waits for the store;
         :meth:`flush`, :meth:`end_search` and :meth:`sync` wait for it. Records still
@@ -205,7 +210,7 @@ class MlflowTracker(_RunStore):
         trial_id = self._trial_id(record)
         if str(record.get("status", "")).upper() == "RUNNING":
             return None
-        if trial_id in self._logged:
+        if not self._needs_logging(trial_id, record):
             return self._logged[trial_id]
         with self._queue_lock:
             self._pending[trial_id] = dict(record)
@@ -429,9 +434,11 @@ class MlflowTracker(_RunStore):
             if str(record.get("status", "")).upper() == "RUNNING":
                 continue
             tid = self._trial_id(record)
-            if tid not in self._logged:
+            if self._needs_logging(tid, record):
                 with self._queue_lock:
-                    self._pending.setdefault(tid, dict(record))
+                    queued = self._pending.get(tid)
+                    if queued is None or _scored_seeds(record) > _scored_seeds(queued):
+                        self._pending[tid] = dict(record)
 
     @staticmethod
     def _trial_id(record: Mapping[str, Any]) -> str:
