@@ -320,6 +320,22 @@ def test_resume_on_other_folds_is_refused(tmp_path, clf_data):
     assert len(state["folds_sha256"]) == 16
 
 
+def test_resuming_a_directory_without_a_folds_record_warns_once(tmp_path, clf_data):
+    X, y = clf_data
+    _search(tmp_path, max_trials=1, cv=3).fit(X, y)
+    path = tmp_path / "search" / "sequenceclassifier_random" / "seqtune_search.json"
+    state = json.loads(path.read_text())
+    digest = state.pop("folds_sha256")
+    path.write_text(json.dumps(state))  # as a seqtune before 2026-12-05 left it
+    with pytest.warns(UserWarning, match="kept no record of its folds"):
+        _search(tmp_path, max_trials=1, cv=3).fit(X, y)
+    # The resumed search recorded them: the next resume is checked, without a warning.
+    assert json.loads(path.read_text())["folds_sha256"] == digest
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*kept no record of its folds")
+        _search(tmp_path, max_trials=1, cv=3).fit(X, y)
+
+
 def test_completed_search_resumes_without_rerunning(tmp_path, clf_data):
     X, y = clf_data
     first = _search(tmp_path, max_trials=2).fit(X, y)

@@ -23,8 +23,7 @@ STATE_FILENAME = "seqtune_search.json"
 
 
 def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner: str,
-                 space: Any, n_folds: int, objective: str | None = None,
-                 folds_sha256: str | None = None) -> None:
+                 space: Any, n_folds: int, objective: str, folds_sha256: str) -> None:
     """Refuse to resume a search made on other data, with another tuner, other folds or
     another objective.
 
@@ -66,7 +65,16 @@ def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner
             f"compare. Pass the same cv to resume ({'cv=None' if scored_on == 1 else f'cv={scored_on}'}), "
             "overwrite=True to start afresh, or another project_name."
         )
-    if folds_sha256 is not None and state.get("folds_sha256") not in (None, folds_sha256):
+    if state.get("folds_sha256") is None and state.get("fingerprint"):
+        warnings.warn(
+            f"{project_dir} was written by a seqtune that kept no record of its folds "
+            "(before 2026-12-05), so resuming it on these folds cannot be checked; a "
+            "multi-step forecaster's folds changed then. Pass overwrite=True to start "
+            "afresh if its trials were scored otherwise.",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif state.get("folds_sha256") != folds_sha256:
         raise ValueError(
             f"{project_dir} holds a search whose trials were scored on other folds of this "
             "data (another random_state, validation_fraction or horizon, or a seqtune "
@@ -74,7 +82,7 @@ def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner
             "same settings to resume, overwrite=True to start afresh, or another project_name."
         )
     scored_by = (state.get("objective") or {}).get("name")
-    if objective is not None and scored_by not in (None, objective):
+    if scored_by not in (None, objective):
         raise ValueError(
             f"{project_dir} holds a search whose trials were ranked by {scored_by!r}, not "
             f"{objective!r}: their scores would not compare. Pass objective={scored_by!r} "
@@ -94,12 +102,17 @@ def write_state(project_dir: Path, *, overwrite: bool, **state: Any) -> None:
     """Record what the search started with; a resumed search keeps the first record.
 
     ``state`` holds ``tuner``, ``estimator``, ``objective``, ``fingerprint``,
-    ``space_yaml``, ``max_trials``, ``n_folds`` and ``folds_sha256``.
+    ``space_yaml``, ``max_trials``, ``n_folds`` and ``folds_sha256``. A resumed search
+    adds what an older seqtune did not record (``folds_sha256`` before 2026-12-05), so
+    later resumes are checked against it.
     """
     project_dir.mkdir(parents=True, exist_ok=True)
     path = project_dir / STATE_FILENAME
     if path.exists() and not overwrite:
-        return
+        first = read_record(path)
+        if first is None or not set(state) - set(first):
+            return
+        state = {**state, **first}
     write_json_atomic(path, state)
 
 
