@@ -117,7 +117,7 @@ def test_a_rerun_cut_by_the_budget_is_not_averaged_and_goes_on_from_its_cut_fold
     assert len(run["folds"]) == 3 and not any(f["cut"] for f in run["folds"])
 
 
-def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes(clf36):
+def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes_up_to_a_quarter_of_the_budget(clf36):
     from seqtune.search._task import make_folds
     from seqtune.search._runner import TrialContext
     import keras_tuner as kt
@@ -137,6 +137,12 @@ def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes(clf36):
     intensifier.observe([record("0", 0.5, 10.0), record("1", 0.9, 4.0), record("2", 0.7, 6.0),
                          record("3", 0.95, 100.0, n_folds=1)])  # 3 stopped after one fold
     assert intensifier.reserve() == pytest.approx(3 * (4.0 + 6.0))
+    # With a time budget, at most a quarter of it is kept back, however slow the trials.
+    budgeted = Intensifier(context, Path("unused"), n_configs=2, n_seeds=3, time_budget=100.0)
+    budgeted.observe([record("0", 0.5, 10.0), record("1", 0.9, 4.0)])
+    assert budgeted.reserve() == pytest.approx(25.0)  # not 3 * (10 + 4) = 42
+    budgeted.observe([record("1", 0.9, 4.0), record("2", 0.7, 2.0)])
+    assert budgeted.reserve() == pytest.approx(3 * (4.0 + 2.0))  # under the cap: all of it
     off = Intensifier(context, Path("unused"), n_configs=0, n_seeds=3)
     off.observe([record("0", 0.5, 10.0)])
     assert off.reserve() == 0.0

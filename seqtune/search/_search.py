@@ -429,7 +429,7 @@ class SequenceSearch(BaseEstimator):
         runner = TrialRunner(context, on_begin=progress.trial_begin, on_end=trial_ended)
         n_configs = resolve_intensify(self.intensify, task, len(context.folds))
         intensifier = Intensifier(context, project_dir, n_configs=n_configs,
-                                  n_seeds=int(self.intensify_seeds),
+                                  n_seeds=int(self.intensify_seeds), time_budget=self.time_budget,
                                   on_end=lambda record: trial_ended(record, rescored=True))
         kt_tuner = make_tuner(
             runner, tuner=self.tuner, deadline=context.deadline, directory=str(self.directory),
