@@ -69,7 +69,9 @@ def test_legacy_search_resumes_without_rerunning_its_trials(tmp_path, legacy):
     data, space = legacy
     directory = _copy_search(tmp_path)
     before = {r["trial_id"]: r for r in read_trial_records(directory / "golden")}
-    search = _search(directory, space, max_trials=3).fit(data["X"], data["y"])
+    # It predates the folds record: resuming says that it cannot check them.
+    with pytest.warns(UserWarning, match="kept no record of its folds"):
+        search = _search(directory, space, max_trials=3).fit(data["X"], data["y"])
     assert list(search.results_["trial_id"]) == ["0", "1", "2"]
     assert set(search.results_["status"]) == {"completed"}
     for trial_id, record in before.items():
