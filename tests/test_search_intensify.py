@@ -150,10 +150,17 @@ def test_the_reserve_is_what_rescoring_the_best_complete_trials_takes_up_to_a_qu
 
 def test_no_trial_starts_once_the_time_left_is_the_reserve(tmp_path, clf36, monkeypatch):
     X, y = clf36
-    # As if re-scoring the best trial so far would take the whole budget.
-    monkeypatch.setattr(Intensifier, "reserve", lambda self: 3600.0 if self._reserve else 0.0)
+    budgets = []
+
+    def reserve(self):
+        budgets.append(self.time_budget)  # what the cap is a share of
+        # As if re-scoring the best trial so far would take the whole budget.
+        return 3600.0 if self._reserve else 0.0
+
+    monkeypatch.setattr(Intensifier, "reserve", reserve)
     search = _search(tmp_path, refit=False, max_trials=3, time_budget=3600, intensify=1,
                      intensify_seeds=1).fit(X, y)
+    assert budgets and set(budgets) == {3600}
     assert search.n_trials_ == 1
     assert [s["status"] for s in search.records_[0]["seeds"]] == ["COMPLETED", "COMPLETED"]
 
