@@ -482,8 +482,9 @@ class SequenceSearch(BaseEstimator):
         self.records_ = collect_records(project_dir, known_trials(kt_tuner), runner)
         if mode != "worker":  # the chief re-scores, once every trial has ended
             self.records_ = intensifier.run(self.records_)
-            for record in (r for r in self.records_ if r.get("seeds") and tracker is not None):
-                tracker.log_trial(copy.deepcopy(record))  # its run gets the mean over seeds
+            for record in self.records_ if tracker is not None else ():
+                if record.get("seeds"):  # its run gets the mean over seeds
+                    tracker.log_trial(copy.deepcopy(record))
         self.results_ = results_frame(self.records_)
         self.objective_ = {"name": objective.name, "direction": objective.direction}
         self.space_ = space
