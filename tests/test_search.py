@@ -45,12 +45,12 @@ def _search(tmp_path, estimator=None, **kwargs):
     kwargs.setdefault("max_trials", 2)
     # One holdout keeps these tests quick; tests/test_search_cv.py covers the folds.
     kwargs.setdefault("cv", None)
+    kwargs.setdefault("random_state", 0)
     return SequenceSearch(
         estimator if estimator is not None else SequenceClassifier(),
         directory=tmp_path / "search",
         overwrite=False,
         tracking=False,
-        random_state=0,
         verbose=0,
         **kwargs,
     )
@@ -334,6 +334,42 @@ def test_resuming_a_directory_without_a_folds_record_warns_once(tmp_path, clf_da
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*kept no record of its folds")
         _search(tmp_path, max_trials=1, cv=3).fit(X, y)
+
+
+@pytest.mark.parametrize("cv", [None, 3])
+def test_a_search_without_random_state_resumes_on_the_folds_it_drew(tmp_path, clf_data, cv):
+    X, y = clf_data
+    kwargs = {"cv": cv, "random_state": None}
+    first = _search(tmp_path, max_trials=1, **kwargs).fit(X, y)
+    state = json.loads((tmp_path / "search" / "sequenceclassifier_random" / "seqtune_search.json")
+                       .read_text())
+    assert isinstance(state["split_seed"], int)
+    second = _search(tmp_path, max_trials=2, **kwargs).fit(X, y)
+    assert list(second.results_["trial_id"]) == ["0", "1"]
+    assert second.records_[0]["started_at"] == first.records_[0]["started_at"]
+    # overwrite=True starts afresh, with a seed of its own.
+    third = SequenceSearch(SequenceClassifier(), directory=tmp_path / "search", overwrite=True,
+                           tracking=False, verbose=0, tuner="random",
+                           space={**TINY, "cell": ["lstm", "gru"], "learning_rate": [0.01, 0.003]},
+                           max_trials=1, **kwargs).fit(X, y)
+    assert third.n_trials_ == 1
+    again = json.loads((tmp_path / "search" / "sequenceclassifier_random" / "seqtune_search.json")
+                       .read_text())
+    assert again["split_seed"] != state["split_seed"]
+
+
+def test_a_worker_without_random_state_needs_the_chiefs_recorded_seed(tmp_path):
+    from seqtune.search._state import resolve_split_seed
+
+    assert resolve_split_seed(7, tmp_path, fresh=False, worker=True) == 7
+    with pytest.raises(ValueError, match=r"random_state=None: this worker .* found no recorded "
+                                         r"folds seed .* pass the same int random_state"):
+        resolve_split_seed(None, tmp_path, fresh=False, worker=True)
+    (tmp_path / "seqtune_search.json").write_text(json.dumps({"split_seed": 123}))
+    assert resolve_split_seed(None, tmp_path, fresh=False, worker=True) == 123
+    assert resolve_split_seed(np.random.RandomState(0), tmp_path, fresh=False) == 123
+    drawn = np.random.RandomState(5).randint(0, 2**31 - 1)
+    assert resolve_split_seed(np.random.RandomState(5), tmp_path, fresh=True) == drawn
 
 
 def test_completed_search_resumes_without_rerunning(tmp_path, clf_data):

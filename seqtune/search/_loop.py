@@ -174,9 +174,12 @@ def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
 def make_job(*, task: str, objective: Any, estimator: Any, space: Any, data: tuple, folds: list,
              horizon: int, fraction: float, random_state: Any, time_budget: float | None,
              tuner: str, pruning: bool, keep_fold_models: bool, final_model: str,
-             seed: int | None, max_trials: int, max_consecutive_failures: int, max_epochs: int,
+             seed: int | None, max_trials: int, max_consecutive_failures: int,
              lease: float) -> dict:
     """Everything a trial needs: this process's runner reads it, and workers read a copy."""
+    # Hyperband's budget: the space's fixed ``epochs`` (e.g. 300), else the estimator's.
+    fixed = space["epochs"] if "epochs" in space else None
+    max_epochs = int(getattr(fixed, "value", None) or estimator.get_params().get("epochs", 10))
     return {
         "task": task, "estimator": estimator, "space": space,
         "objective": {"name": objective.name, "direction": objective.direction},

@@ -36,7 +36,7 @@ from ._loop import choose_mode, make_job, warn_if_stopped_by_failures
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialRunner, trial_context
-from ._state import check_resume, write_state
+from ._state import check_resume, resolve_split_seed, write_state
 from ._track import is_mlflow_tracker, make_tracker, start_tracking
 from ._task import (estimator_task, folds_digest, make_folds, narrow_space, resolve_cv,
                     warn_recurrent_dropout)
@@ -176,9 +176,11 @@ class SequenceSearch(BaseEstimator):
         heartbeat goes on. A dead worker is handled by ``lease`` instead.
     refit : bool, default=True
         Build ``best_estimator_`` (see ``final_model``); False leaves it None.
-    random_state : int, default=None
-        Seeds the oracle, the validation split, and estimators whose own
-        ``random_state`` is None.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the oracle, the folds (or holdout), and estimators whose own
+        ``random_state`` is None. When it is not an int, the folds are shuffled with a
+        seed drawn once and recorded in the search directory (``split_seed``), so that
+        a rerun resumes on the same folds.
     verbose : int, default=1
         0 is silent; 1 prints one line per trial.
 
@@ -355,34 +357,36 @@ class SequenceSearch(BaseEstimator):
                 "final_model='bag' is not available for forecasters (fold models train on "
                 "shorter histories than the series); use final_model='refit' (or 'auto')."
             )
+        mode, n_workers, gpus = choose_mode(n_jobs=self.n_jobs, gpus=self.gpus,
+                                            trials_per_gpu=self.trials_per_gpu,
+                                            chief_address=self.chief_address)
         estimator = self._prepared_estimator()
         horizon = int(estimator.horizon) if task == "forecasting" else 1
+        project_name = self.project_name or f"{type(self.estimator).__name__.lower()}_{self.tuner}"
+        project_dir = Path(self.directory) / project_name
+        split_seed = resolve_split_seed(self.random_state, project_dir, worker=mode == "worker",
+                                        fresh=bool(self.overwrite) and mode != "worker")
         cv = resolve_cv(self.cv, task, n_rows(X), horizon=horizon, fraction=self.validation_fraction)
         folds = make_folds(task, X, y, cv=cv, fraction=self.validation_fraction,
-                           random_state=self.random_state, horizon=horizon)
+                           random_state=split_seed, horizon=horizon)
         from seqtune.spaces import load_space
 
         space = narrow_space(load_space(self.space, task=task, estimator=estimator), task,
                              estimator, X, folds)
-        project_name = self.project_name or f"{type(self.estimator).__name__.lower()}_{self.tuner}"
-        project_dir = Path(self.directory) / project_name
         fingerprint = dataset_fingerprint(X, y)
         check_resume(project_dir, overwrite=bool(self.overwrite), fingerprint=fingerprint,
                      tuner=self.tuner, space=space, n_folds=len(folds), objective=objective.name,
                      folds_sha256=folds_digest(folds))
 
-        mode, n_workers, gpus = choose_mode(n_jobs=self.n_jobs, gpus=self.gpus,
-                                            trials_per_gpu=self.trials_per_gpu,
-                                            chief_address=self.chief_address)
         job = make_job(
             task=task, objective=objective, estimator=estimator, space=space, data=(X, y),
             folds=folds, horizon=horizon, fraction=self.validation_fraction,
-            random_state=self.random_state, time_budget=self.time_budget, tuner=self.tuner,
+            random_state=split_seed, time_budget=self.time_budget, tuner=self.tuner,
             pruning=bool(self.pruning), keep_fold_models=bool(self.refit) and task != "forecasting",
             final_model=resolve_final_model(self.final_model, task, len(folds)),
             seed=self._oracle_seed(), max_trials=int(self.max_trials),
             max_consecutive_failures=int(self.max_consecutive_failures),
-            max_epochs=self._max_epochs(space, estimator), lease=float(self.lease),
+            lease=float(self.lease),
         )
         # A worker started by hand (Keras Tuner's variables) reports to the chief, which logs.
         tracker = None if mode == "worker" else make_tracker(self.tracking, self.tracking_uri,
@@ -444,7 +448,7 @@ class SequenceSearch(BaseEstimator):
                     objective={"name": objective.name, "direction": objective.direction},
                     fingerprint=fingerprint, space_yaml=space.to_yaml(),
                     max_trials=int(self.max_trials), n_folds=len(context.folds),
-                    folds_sha256=folds_digest(context.folds))
+                    folds_sha256=folds_digest(context.folds), split_seed=job["random_state"])
         warn_recurrent_dropout(space, estimator)
         earlier = read_trial_records(project_dir)  # a resumed search: its earlier trials count
         progress.records.update({r["trial_id"]: r for r in earlier})
@@ -537,12 +541,6 @@ class SequenceSearch(BaseEstimator):
         if self.random_state is None:
             return None
         return int(check_random_state(self.random_state).randint(1, 2**31 - 1))
-
-    @staticmethod
-    def _max_epochs(space: Any, estimator: Any) -> int:
-        """Hyperband's budget: the space's fixed ``epochs`` (e.g. 300), else the estimator's."""
-        fixed = space["epochs"] if "epochs" in space else None
-        return int(getattr(fixed, "value", None) or estimator.get_params().get("epochs", 10))
 
     # ------------------------------------------------------------- delegation
     def _check_refitted(self) -> Any:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import warnings
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
+from sklearn.utils import check_random_state
+
 from seqtune.records import read_record, write_json_atomic
 
-__all__ = ["STATE_FILENAME", "check_resume", "unreadable_state", "unreadable_state_files",
-           "write_state"]
+__all__ = ["STATE_FILENAME", "check_resume", "resolve_split_seed", "unreadable_state",
+           "unreadable_state_files", "write_state"]
 
 #: The search's own metadata, in the project directory.
 STATE_FILENAME = "seqtune_search.json"
@@ -98,12 +101,44 @@ def check_resume(project_dir: Path, *, overwrite: bool, fingerprint: dict, tuner
         )
 
 
+def resolve_split_seed(random_state: Any, project_dir: Path, *, fresh: bool,
+                       worker: bool = False) -> int:
+    """The seed that shuffles a search's folds (or holdout).
+
+    ``random_state`` itself when it is an int. Otherwise the seed the search in
+    ``project_dir`` recorded (``split_seed``), unless ``fresh`` (``overwrite=True``), else
+    a new one drawn from ``random_state``, which the search then records: without it,
+    ``random_state=None`` would cut other folds on every call and no search could resume.
+
+    Raises
+    ------
+    ValueError
+        For a worker started by hand (``worker``) that finds no recorded seed: drawing its
+        own would score its trials on other folds than the chief's.
+    """
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    path = project_dir / STATE_FILENAME
+    recorded = None if fresh or not path.exists() else (read_record(path) or {}).get("split_seed")
+    if recorded is not None:
+        return int(recorded)
+    if worker:
+        raise ValueError(
+            f"random_state={random_state!r}: this worker (started with Keras Tuner's "
+            f"variables) found no recorded folds seed in {project_dir}; the chief records one "
+            "when it starts. Start the chief first, or pass the same int random_state to the "
+            "chief and every worker."
+        )
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
 def write_state(project_dir: Path, *, overwrite: bool, **state: Any) -> None:
     """Record what the search started with; a resumed search keeps the first record.
 
     ``state`` holds ``tuner``, ``estimator``, ``objective``, ``fingerprint``,
-    ``space_yaml``, ``max_trials``, ``n_folds`` and ``folds_sha256``. A resumed search
-    adds what an older seqtune did not record (``folds_sha256`` before 2026-12-05), so
+    ``space_yaml``, ``max_trials``, ``n_folds``, ``folds_sha256`` and ``split_seed`` (the
+    seed that shuffled the folds). A resumed search adds what an older seqtune did not
+    record (``folds_sha256`` before 2026-12-05, ``split_seed`` before 2026-12-06), so
     later resumes are checked against it.
     """
     project_dir.mkdir(parents=True, exist_ok=True)
