@@ -330,6 +330,23 @@ def test_the_budget_stops_a_trial_between_or_within_folds_and_complete_trials_ra
         assert np.isfinite(search.best_score_)
 
 
+def test_with_no_complete_trial_the_ensemble_falls_back_to_the_best_trial(tmp_path, clf36):
+    from seqtune.search._final import build_final_model
+
+    X, y = clf36
+    search = _search(tmp_path, max_trials=1, pruning=False).fit(X, y)  # keeps fold models
+    record = dict(search.records_[0])  # as the budget leaves it: its third fold was cut
+    record["folds"] = [dict(f) for f in record["folds"]]
+    record["folds"][-1]["cut"] = True
+    model, info = build_final_model(
+        strategy="bag", task="classification", estimator=SequenceClassifier(), best=record,
+        records=[record], fit_args=(X, y), y=y, project_dir=Path(search.project_dir_),
+        ensemble=3, direction="max")
+    assert info["kind"] == "bag" and info["n_models"] == 3
+    assert isinstance(model, SequenceEnsembleClassifier) and len(model.estimators) == 3
+    assert model.predict(X[:5]).shape == (5,)
+
+
 def test_a_bagged_final_model_is_logged_as_a_pyfunc_model_with_identical_predictions(
         tmp_path, clf36, monkeypatch):
     import mlflow

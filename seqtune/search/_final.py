@@ -301,8 +301,11 @@ def build_final_model(*, strategy: str, task: str, estimator: Any, best: dict, r
 
     if ensemble <= 1:
         return build_member(strategy, task, estimator, best, fit_args, project_dir)
+    # Selection weighs complete trials only; with none (a budget cut every trial) the
+    # best trial is the final model on its own, as with ensemble=1.
     chosen = select_ensemble(task, records, project_dir, y, ensemble, direction,
-                             objective=(best.get("objective") or {}).get("name", "mae"))
+                             objective=(best.get("objective") or {}).get("name", "mae")) \
+        or [(best, 1.0)]
     members, infos = [], []
     for record, weight in chosen:
         model, info = build_member(strategy, task, estimator, record, fit_args, project_dir)
