@@ -125,3 +125,27 @@ def test_reload_queues_the_running_trials_again(tmp_path):
     # had in fact finished. seqtune's runner reuses a finished record instead of training
     # (tests/test_search_resume.py), and its repair drops finished trials from the queue.
     assert reloaded._retry_queue == [running.trial_id]
+
+
+def test_a_trial_taken_back_after_a_stop_keeps_seqtunes_chief_open_until_it_ends(tmp_path):
+    import queue
+
+    oracle = _oracle(_tuner._RandomOracle, tmp_path, max_trials=2)
+    chief = _chief.ChiefServer.__new__(_chief.ChiefServer)  # the bookkeeping, no server
+    chief.oracle, chief.stopped, chief.leases, chief.ended = oracle, False, {}, queue.Queue()
+    first, second = oracle.create_trial("tuner0"), oracle.create_trial("tuner1")
+    first.status = trial_module.TrialStatus.COMPLETED
+    oracle.update_trial(first.trial_id, {"score": 1.0})
+    oracle.end_trial(first)
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+    chief.stopped = True  # as the servicer records a STOPPED answer
+    assert chief.requeue("tuner1") == second.trial_id  # tuner1 went silent
+    assert chief.retries() == [second.trial_id] and not chief.over()
+    # Keras Tuner hands a retry out before answering STOPPED, whoever asks.
+    again = oracle.create_trial("tuner2")
+    assert again.trial_id == second.trial_id and again.status == "RUNNING"
+    assert chief.requeue("tuner2") == second.trial_id  # silent again, and the search ends
+    assert chief.fail_retries("no worker left") == [second.trial_id]
+    assert oracle.trials[second.trial_id].status == "FAILED"
+    assert oracle.trials[second.trial_id].message == "no worker left"
+    assert chief.over() and chief.ended.get_nowait() == second.trial_id

@@ -212,20 +212,46 @@ class ChiefServer:
         self.ended.put(trial.trial_id)
         return trial.trial_id
 
+    def retries(self) -> list[str]:
+        """Ids of the trials taken back from silent workers and not yet handed out again."""
+        with _locked(self.oracle):
+            return list(self.oracle._retry_queue)
+
+    def fail_retries(self, message: str) -> list[str]:
+        """End every trial still waiting for another worker as FAILED; returns their ids.
+
+        For a search that ends before a worker took them (a fatal error, Ctrl-C): left in
+        the queue, they would stay RUNNING.
+        """
+        with _locked(self.oracle):
+            ids, self.oracle._retry_queue = list(self.oracle._retry_queue), []
+            for trial_id in ids:
+                failed = copy.copy(self.oracle.trials[trial_id])
+                failed.status = trial_module.TrialStatus.FAILED
+                failed.message = message
+                self.oracle.end_trial(failed)
+        for trial_id in ids:
+            self.ended.put(trial_id)
+        return ids
+
     def stop_new_trials(self) -> None:
         """Answer STOPPED to every later request for a trial (the time budget is spent)."""
         with _locked(self.oracle):
             self.oracle.max_trials = min(self.oracle.max_trials or math.inf, len(self.oracle.trials))
 
     def over(self) -> bool:
-        """No trial is open and none will start: every worker that asks gets STOPPED."""
+        """No trial is open or waiting for a worker, and none will start: every worker
+        that asks gets STOPPED.
+
+        A trial taken back from a silent worker (:meth:`requeue`) keeps the search open
+        even after a worker was answered STOPPED: Keras Tuner hands retries out first.
+        """
         with _locked(self.oracle):
             oracle = self.oracle
-            if oracle.ongoing_trials:
+            if oracle.ongoing_trials or oracle._retry_queue:
                 return False
             capped = bool(oracle.max_trials) and len(oracle.trials) >= oracle.max_trials
-            return (self.stopped or bool(getattr(oracle, "stopped_reason", None))
-                    or (capped and not oracle._retry_queue))
+            return self.stopped or bool(getattr(oracle, "stopped_reason", None)) or capped
 
     def close(self) -> None:
         self.server.stop(grace=1).wait(5)

@@ -274,6 +274,9 @@ class _Worker:
     proc: subprocess.Popen | None = None
     restarts: int = 0
     exits: list = field(default_factory=list)
+    done: bool = False  # exited for good: answered STOPPED, or fatal
+    killed: bool = False  # by the chief, its trial taken back (lease lapsed)
+    idle_deaths: int = 0  # exits in a row before it took a trial
 
 
 class Supervisor:
@@ -356,6 +359,12 @@ class Supervisor:
                 if self.server.over() or (self.fatal and not self.server.ongoing()):
                     break
                 time.sleep(_POLL_S)
+            if self.fatal:  # else none is left: over() waits for them; Ctrl-C keeps them queued
+                message = ("Taken back from a silent worker; a fatal error ended the search "
+                           "before another worker took it.")
+                for trial_id in self.server.retries():
+                    self._record_failure(trial_id, message)
+                self.server.fail_retries(message)
         finally:
             self._stop_workers()
             self.server.close()
@@ -370,6 +379,7 @@ class Supervisor:
     def _start(self, worker: _Worker) -> None:
         logs = self.project_dir / "seqtune_workers"
         logs.mkdir(exist_ok=True)
+        worker.killed = False
         with open(logs / f"{worker.tuner_id}.log", "ab") as log:  # the child keeps its own handle
             worker.proc = subprocess.Popen(
                 [sys.executable, "-m", "seqtune", "worker", "--oracle", self.server.address,
@@ -382,17 +392,34 @@ class Supervisor:
     def _watch_workers(self) -> None:
         ongoing = self.server.ongoing()
         for worker in self.workers:
+            if worker.done:
+                continue
             code = worker.proc.poll()
+            if worker.tuner_id in ongoing:
+                worker.idle_deaths = 0
             if code is None:
                 continue
             worker.exits.append(code)
             trial_id = ongoing.get(worker.tuner_id)
-            if code == 0 and trial_id is None:
-                continue  # answered STOPPED: done
+            if code == 0 and trial_id is None and not self.server.retries():
+                worker.done = True  # answered STOPPED (a retried trial would restart it)
+                continue
             if code == _fatal_exit():
                 self.fatal = self.fatal or self._error_of(trial_id) or f"worker {worker.tuner_id} stopped"
                 self.server.stop_new_trials()
+                worker.done = True
                 continue
+            if trial_id is None and code != 0 and not worker.killed:
+                worker.idle_deaths += 1
+                if worker.idle_deaths >= MAX_WORKER_DEATHS:  # it dies before any trial starts
+                    log = self.project_dir / "seqtune_workers" / f"{worker.tuner_id}.log"
+                    self.fatal = self.fatal or (
+                        f"Worker {worker.tuner_id} exited {worker.idle_deaths} times before it "
+                        f"took a trial (exit codes {worker.exits[-worker.idle_deaths:]}); its "
+                        f"output is in {log}.")
+                    self.server.stop_new_trials()
+                    worker.done = True
+                    continue
             if trial_id is not None:
                 self.deaths[trial_id] += 1
                 if self.deaths[trial_id] >= MAX_WORKER_DEATHS:
@@ -400,7 +427,9 @@ class Supervisor:
                         f"Trial {trial_id} ended its worker {MAX_WORKER_DEATHS} times (exit codes "
                         f"{worker.exits[-MAX_WORKER_DEATHS:]}; negative: killed by that signal, "
                         "e.g. -9 for SIGKILL, as by the out-of-memory killer)."))
-            if not self.server.over():
+            if self.server.over():
+                worker.done = True
+            else:
                 worker.restarts += 1
                 self._start(worker)  # same tuner id: Keras Tuner hands it its open trial again
 
@@ -418,6 +447,7 @@ class Supervisor:
                 first_seen.pop(trial_id, None)
                 worker = next((w for w in self.workers if w.tuner_id == tuner_id), None)
                 if worker is not None and worker.proc.poll() is None:
+                    worker.killed = True
                     worker.proc.kill()  # a local worker that stopped answering; it is restarted
 
     def _stop_workers(self) -> None:
@@ -434,12 +464,15 @@ class Supervisor:
 
     # -- trials -----------------------------------------------------------------------
     def _fail(self, tuner_id: str, trial_id: str, message: str) -> None:
+        self._record_failure(trial_id, message)
+        self.server.fail(tuner_id, message)
+
+    def _record_failure(self, trial_id: str, message: str) -> None:
         trial_dir = self.project_dir / f"trial_{trial_id}"
         record = read_record(trial_dir / RECORD_FILENAME)
         if record is not None:  # the worker's record says RUNNING: the chief ends it
             record.update(status=TrialStatus.FAILED.value, error=message, ended_at=time.time())
             write_record(trial_dir, record)
-        self.server.fail(tuner_id, message)
 
     def _error_of(self, trial_id: str | None) -> str | None:
         record = read_record(self.project_dir / f"trial_{trial_id}" / RECORD_FILENAME) \

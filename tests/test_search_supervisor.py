@@ -1,0 +1,101 @@
+"""The chief's watchdog over its local workers (``_loop.Supervisor``), without processes.
+
+Fake worker processes exit with chosen codes; a fake server holds the oracle's answers.
+tests/test_search_distributed.py runs the same paths with real workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqtune.search import _chief
+from seqtune.search._loop import MAX_WORKER_DEATHS, Supervisor, _Worker
+
+
+class _Proc:
+    def __init__(self, code):
+        self.code = code
+
+    def poll(self):
+        return self.code
+
+
+class _Server:
+    def __init__(self, ongoing=None, retries=()):
+        self._ongoing, self._retries = dict(ongoing or {}), list(retries)
+        self.stopped = False
+
+    def ongoing(self):
+        return dict(self._ongoing)
+
+    def retries(self):
+        return list(self._retries)
+
+    def over(self):
+        return not self._ongoing and not self._retries and self.stopped
+
+    def stop_new_trials(self):
+        self.stopped = True
+
+
+def _supervisor(tmp_path: Path, server: _Server, codes: list) -> tuple[Supervisor, list]:
+    supervisor = Supervisor(None, project_dir=tmp_path, n_workers=len(codes), address="",
+                            gpus=None, trials_per_gpu=1, lease=60.0, trial_timeout=None,
+                            deadline=None, on_trial_end=lambda record: None, backend="jax")
+    supervisor.server = server
+    started = []
+
+    def start(worker):  # a restarted worker runs until the test says otherwise
+        started.append(worker.tuner_id)
+        worker.proc = _Proc(None)
+
+    supervisor._start = start
+    supervisor.workers = [_Worker(f"tuner{i}", {}, proc=_Proc(code)) for i, code in enumerate(codes)]
+    return supervisor, started
+
+
+def test_a_worker_answered_stopped_is_recorded_once_and_left_alone(tmp_path):
+    server = _Server()
+    server.stopped = True
+    supervisor, started = _supervisor(tmp_path, server, [0])
+    for _ in range(5):  # the chief polls every 0.2 s
+        supervisor._watch_workers()
+    assert supervisor.workers[0].exits == [0] and supervisor.workers[0].done
+    assert started == [] and supervisor.fatal is None
+
+
+def test_a_stopped_worker_is_restarted_to_take_a_trial_taken_back_from_another(tmp_path):
+    server = _Server(retries=["3"])
+    server.stopped = True
+    supervisor, started = _supervisor(tmp_path, server, [0])
+    supervisor._watch_workers()
+    assert started == ["tuner0"] and not supervisor.workers[0].done
+
+
+def test_a_worker_that_dies_before_any_trial_stops_the_search_after_a_few_tries(tmp_path):
+    supervisor, started = _supervisor(tmp_path, _Server(), [1])
+
+    def start(worker):  # it fails at start-up every time (an import error, say)
+        started.append(worker.tuner_id)
+        worker.proc = _Proc(1)
+
+    supervisor._start = start
+    for _ in range(10):
+        supervisor._watch_workers()
+    assert len(started) == MAX_WORKER_DEATHS - 1
+    assert supervisor.workers[0].exits == [1] * MAX_WORKER_DEATHS
+    assert f"Worker tuner0 exited {MAX_WORKER_DEATHS} times before it took a trial" in supervisor.fatal
+    assert "seqtune_workers/tuner0.log" in supervisor.fatal and supervisor.server.stopped
+
+
+def test_a_worker_killed_for_its_lapsed_lease_is_restarted_without_counting_a_death(tmp_path):
+    supervisor, started = _supervisor(tmp_path, _Server(retries=["2"]), [-9])
+    supervisor.workers[0].killed = True  # as _watch_leases marks it
+    supervisor._watch_workers()
+    assert started == ["tuner0"] and supervisor.workers[0].idle_deaths == 0
+    assert supervisor.fatal is None and not supervisor.deaths
+
+
+def test_the_chief_module_exposes_the_calls_the_supervisor_uses():
+    for name in ("ongoing", "retries", "over", "stop_new_trials", "fail", "fail_retries", "requeue"):
+        assert callable(getattr(_chief.ChiefServer, name))
