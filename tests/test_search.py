@@ -561,6 +561,17 @@ def test_a_trending_series_is_searched_differenced_only():
     assert narrow_space(space, "forecasting", seasonal, trend, folds) == space
 
 
+def test_a_forecaster_search_refuses_objective_score_before_any_trial(tmp_path):
+    from seqtune.forecaster import SequenceForecaster
+
+    y = np.sin(np.arange(60) / 3.0)
+    search = _search(tmp_path, SequenceForecaster(horizon=2), objective="score")
+    with pytest.raises(ValueError, match=r"objective='score' is not available for forecasting; "
+                                         r"expected one of \['mae', .*'mase'\]"):
+        search.fit(y)
+    assert not (tmp_path / "search").exists()
+
+
 def test_seq2seq_forecaster_search_drops_linear_skip_instead_of_failing_trials(tmp_path):
     from seqtune.forecaster import SequenceForecaster
 

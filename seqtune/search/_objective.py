@@ -69,9 +69,11 @@ def resolve_objective(objective: Any, task: str):
 
 def check_objective(name: str, task: str) -> None:
     """Raise a ``ValueError`` when ``name`` cannot be measured for ``task``."""
-    if name == "score" or name.startswith("val_") or name == "loss":
-        return
-    if task == "forecasting" and name in FORECAST_METRICS:
+    if task == "forecasting":
+        # A forecaster has no single "score": its folds measure the forecast metrics.
+        if name in FORECAST_METRICS or name.startswith("val_") or name == "loss":
+            return
+    elif name == "score" or name.startswith("val_") or name == "loss":
         return
     if (task, name) in (("classification", "accuracy"), ("regression", "r2")):
         return
@@ -153,10 +155,11 @@ def score_fold(estimator: Any, task: str, name: str, fold: Any) -> tuple[float, 
     else:
         history = estimator.history_
         if name not in history:
+            measured = sorted(metrics) if task == "forecasting" else ["score", "val_loss"]
             raise kt.errors.FatalError(
                 f"objective={name!r} is not in the training history; the metrics "
-                f"recorded are {sorted(history)}. Choose one of them, or 'score' / "
-                "'val_loss', which are measured on each fold's held-out part."
+                f"recorded are {sorted(history)}. Choose one of them, or one of "
+                f"{measured}, which are measured on each fold's held-out part."
             )
         # The value of the weights the fit kept, not the best any epoch reached.
         value = float(history[name][estimator.best_epoch_])
