@@ -138,7 +138,7 @@ def backtest(
     step: int | None = None,
     metrics: Sequence[str] = METRICS,
     refit: bool = True,
-    seasonal_period: int = 1,
+    seasonal_period: int | None = None,
 ) -> pd.DataFrame:
     """Expanding-window evaluation of a forecaster over the end of a series.
 
@@ -164,8 +164,10 @@ def backtest(
     refit : bool
         Refit at every origin (expanding window). With False the forecaster is fitted
         once, at the first origin, and later origins only extend its history.
-    seasonal_period : int
-        Period of the naive forecast that scales MASE (12 for monthly data).
+    seasonal_period : int or None
+        Period of the naive forecast that scales MASE (12 for monthly data). None: the
+        forecaster's ``seasonal_difference``, else 1, as ``evaluate`` and the search's
+        ``"mase"`` objective (:func:`mase_period`).
 
     Returns
     -------
@@ -192,6 +194,7 @@ def backtest(
         raise ValueError(f"horizon={horizon!r} must be an integer >= 1.")
     if n_origins < 1:
         raise ValueError(f"n_origins={n_origins!r} must be >= 1.")
+    period = mase_period(forecaster.get_params().get("seasonal_difference"), seasonal_period)
     step = horizon if step is None else int(step)
     if step < 1:
         raise ValueError(f"step={step!r} must be >= 1.")
@@ -217,7 +220,7 @@ def backtest(
         pred = pred.to_numpy() if isinstance(pred, (pd.Series, pd.DataFrame)) else np.asarray(pred)
         truth = y_values[origin : origin + horizon]
         scores = forecast_metrics(
-            truth, pred, y_train=y_values[:origin], seasonal_period=seasonal_period, metrics=metrics
+            truth, pred, y_train=y_values[:origin], seasonal_period=period, metrics=metrics
         )
         label = y.index[origin] if isinstance(y, (pd.Series, pd.DataFrame)) else origin
         params = fitted.get_params()

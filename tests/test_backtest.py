@@ -74,6 +74,20 @@ def test_backtest_rows_match_fits_at_each_origin():
     assert not hasattr(f, "model_")  # the template is cloned, never fitted
 
 
+def test_backtest_scales_mase_by_the_forecasters_season_as_evaluate_does():
+    t = np.arange(80)
+    y = np.sin(2 * np.pi * t / 12) * 3 + t / 10 + 5
+    f = SequenceForecaster(lookback=12, horizon=2, units=4, epochs=1, seasonal_difference=12,
+                           random_state=0)
+    df = backtest(f, y, n_origins=1, metrics=("mae", "mase"))
+    history = y[:78]
+    scale = np.mean(np.abs(history[12:] - history[:-12]))  # the seasonal naive forecast's MAE
+    assert df.loc[0, "mase"] == pytest.approx(df.loc[0, "mae"] / scale, rel=1e-6)
+    explicit = backtest(f, y, n_origins=1, metrics=("mae", "mase"), seasonal_period=1)
+    assert explicit.loc[0, "mase"] == pytest.approx(
+        explicit.loc[0, "mae"] / np.mean(np.abs(np.diff(history))), rel=1e-6)
+
+
 def test_backtest_without_refit_fits_once_and_compares_configurations():
     y = np.sin(np.arange(70) / 3)
     base = SequenceForecaster(horizon=2, units=4, epochs=1, random_state=0)
