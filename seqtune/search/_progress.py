@@ -8,7 +8,7 @@ finished trial and ``verbose=0`` is silent.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from seqtune.records import TrialStatus, best_record
@@ -29,19 +29,16 @@ class Progress:
         Receives ``{"event": "trial_begin" | "trial_end" | "rescore_end", "trial_id", "n_done",
         "max_trials", "best_score", "elapsed_s", "time_budget"}`` (and ``"record"``
         at a trial's end, or at the end of a trial's re-run with another seed).
-    earlier : iterable of dict
-        Records of earlier attempts of a resumed search: they count as done.
     """
 
     def __init__(self, *, objective: Any, max_trials: int, time_budget: float | None,
-                 verbose: int, callback: Callable[[dict], None] | None = None,
-                 earlier: Iterable[dict] = ()) -> None:
+                 verbose: int, callback: Callable[[dict], None] | None = None) -> None:
         self.objective = objective
         self.max_trials = max_trials
         self.time_budget = time_budget
         self.verbose = verbose
         self.callback = callback
-        self.records: dict[str, dict] = {r["trial_id"]: r for r in earlier}
+        self.records: dict[str, dict] = {}  # a resumed search adds its earlier trials
         self.started = time.monotonic()
 
     def trial_begin(self, trial_id: str) -> None:

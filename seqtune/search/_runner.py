@@ -38,7 +38,7 @@ from seqtune.records import (
 )
 
 from ._objective import NonFiniteScore, score_fold
-from ._task import Holdout, longest_sequence
+from ._task import longest_sequence
 
 __all__ = ["FORECASTS_FILENAME", "OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext",
            "TrialOutcome", "TrialRunner", "fold_model_path", "oof_path", "read_oof",
@@ -117,11 +117,6 @@ class TrialContext:
     pruning: bool = False
     keep_fold_models: bool = False
 
-    @property
-    def holdout(self) -> Holdout:
-        """The first fold (the only one without cross-validation)."""
-        return self.folds[0]
-
 
 def trial_context(job: Mapping[str, Any], folds: list | None = None) -> TrialContext:
     """The :class:`TrialContext` of a search's job (the chief's, or a worker's copy).
@@ -162,10 +157,9 @@ class Continuation:
 
 @dataclass
 class TrialOutcome:
-    """A finished trial: its record, and whether it was taken from an earlier attempt."""
+    """A finished trial's record (trained now, or taken from an earlier attempt)."""
 
     record: dict
-    reused: bool = False
 
 
 def should_prune(scores: list[float], best: list[float], direction: str, n_folds: int) -> bool:
@@ -284,7 +278,7 @@ class TrialRunner:
             # Killed after this trial finished but before Keras Tuner saved that fact:
             # reuse the result instead of training again.
             self._report(previous)
-            return TrialOutcome(previous, reused=True)
+            return TrialOutcome(previous)
 
         record = self._new_record(trial_id, params)
         record["tags"].update(tags or {})

@@ -37,7 +37,7 @@ from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialRunner, trial_context
 from ._state import check_resume, resolve_split_seed, write_state
-from ._track import is_mlflow_tracker, make_tracker, start_tracking
+from ._track import is_mlflow_tracker, log_final_model, make_tracker, start_tracking
 from ._task import (estimator_task, folds_digest, make_folds, narrow_space, resolve_cv,
                     warn_recurrent_dropout)
 
@@ -405,8 +405,6 @@ class SequenceSearch(BaseEstimator):
     def _search(self, X: Any, y: Any, *, job: dict, folds: list, project_dir: Path,
                 fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
                 mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
-        from seqtune.tracking._serving import input_example
-
         from ._intensify import Intensifier, resolve_intensify
         from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
         from ._chief import distributed_role, run_worker
@@ -525,8 +523,7 @@ class SequenceSearch(BaseEstimator):
                 ensemble=resolve_ensemble(self.ensemble, task, len(context.folds)),
                 direction=objective.direction)
             if tracker is not None:
-                self.best_model_uri_ = tracker.log_best_model(
-                    self.best_estimator_, input_example(task, X, y, self.best_estimator_))
+                self.best_model_uri_ = log_final_model(tracker, self.best_estimator_, task, X, y)
         return self
 
     # ------------------------------------------------------------ fit helpers

@@ -23,7 +23,7 @@ import numpy as np
 from seqtune.splits import holdout_split, n_rows, tail_split, take
 from seqtune.validation import did_you_mean
 
-__all__ = ["AUTO_CV_MAX_SAMPLES", "Fold", "Holdout", "estimator_task", "folds_digest",
+__all__ = ["AUTO_CV_MAX_SAMPLES", "Holdout", "estimator_task", "folds_digest",
            "longest_sequence", "make_folds", "narrow_space", "resolve_cv", "split_holdout",
            "warn_recurrent_dropout"]
 
@@ -77,10 +77,6 @@ class Holdout:
     train_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     test_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     history: tuple | None = None
-
-
-#: A fold of cross-validation is a holdout whose indices cover part of the data.
-Fold = Holdout
 
 
 def resolve_cv(cv: Any, task: str, n: int, *, horizon: int = 1, fraction: float = 0.2) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from seqtune import device
 
-__all__ = ["is_mlflow_tracker", "make_tracker", "start_tracking"]
+__all__ = ["is_mlflow_tracker", "log_final_model", "make_tracker", "start_tracking"]
 
 #: The search's parameters logged on the parent run, besides the computed ones.
 _LOGGED = ("tuner", "max_trials", "time_budget", "validation_fraction", "pruning",
@@ -37,6 +37,14 @@ def is_mlflow_tracker(tracker: Any) -> bool:
     from seqtune.tracking import MlflowTracker
 
     return isinstance(tracker, MlflowTracker)
+
+
+def log_final_model(tracker: Any, model: Any, task: str, X: Any, y: Any) -> str | None:
+    """Log the search's final model, with an input example cut from its ``fit`` data;
+    returns the model's URI (None when the store did not take it)."""
+    from seqtune.tracking import input_example
+
+    return tracker.log_best_model(model, input_example(task, X, y, model))
 
 
 def start_tracking(tracker: Any, search: Any, *, project_dir: Path, objective: Any, task: str,

@@ -23,7 +23,8 @@ Modules: ``_common`` (URIs, HTTP settings, value coercion), ``_queue`` (the one
 logging queue), ``_records`` (record → run), ``_store`` (parent run, children and
 state file in the store), ``_report`` (summary, leaderboard and plots),
 ``_tracker`` (:class:`MlflowTracker`, :func:`sync_directory`), ``_serving``
-(:func:`pack_sequences`, :func:`pack_history`: the one array a logged model takes), ``_model`` and
+(:func:`pack_sequences`, :func:`pack_history`: the one array a logged model takes;
+:func:`input_example`), ``_model`` and
 ``_pyfunc`` (the best model as a pyfunc model; ``_pyfunc`` is imported by every
 logged model and must not move), ``_fit`` (:func:`track_fit` for estimators used
 alone). Trial records themselves live in :mod:`seqtune.records`.
@@ -33,7 +34,7 @@ from seqtune.fingerprint import dataset_fingerprint
 
 from ._common import DEFAULT_TRACKING_URI, TrackingWarning, resolve_tracking_uri
 from ._fit import track_fit
-from ._serving import pack_history, pack_sequences
+from ._serving import input_example, pack_history, pack_sequences
 from ._tracker import MlflowTracker, sync_directory
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "MlflowTracker",
     "TrackingWarning",
     "dataset_fingerprint",
+    "input_example",
     "pack_history",
     "pack_sequences",
     "resolve_tracking_uri",

@@ -58,11 +58,6 @@ class LoggingQueue:
             self._items.put((fn, future))
         return future
 
-    def wake(self) -> None:
-        """Make an idle worker call its ``idle`` hook now."""
-        if self.running:
-            self._items.put(None)
-
     def close(self, timeout: float | None = None) -> None:
         """Run everything queued so far, then stop the thread; safe to call twice."""
         with self._start_lock:
