@@ -250,10 +250,28 @@ def test_hyperband_promoted_trial_trains_on_from_its_parents_weights(tmp_path, c
     assert (parent["initial_epoch"], parent["epochs_run"]) == (0, 1)
     # Only the two remaining epochs run, numbered on from the parent's.
     assert (child["initial_epoch"], child["epochs_run"]) == (1, 2)
+    # The epochs the child's weights embody: the parent's kept ones, then its own.
+    parent_fold, child_fold = parent["folds"][0], child["folds"][0]
+    assert parent_fold["kept_epochs"] == parent_fold["best_epoch"] + 1 == 1
+    assert child_fold["kept_epochs"] == 1 + child_fold["best_epoch"] + 1
     # Same seed and configuration: a fresh start would repeat the parent's first loss.
     assert child["history"]["loss"][0] < parent["history"]["loss"][0]
     weights = list((tmp_path / "search").rglob(f"trial_{parent['trial_id']}/seqtune_trial.weights.h5"))
     assert len(weights) == 1
+
+
+def test_the_refit_trains_as_long_as_the_folds_kept_weights_embody():
+    from seqtune.search._final import refit_epochs
+
+    # A Hyperband child whose parent had a budget of 10 epochs but kept its 4th: the
+    # weights it went on from embody 4 epochs, not 10.
+    folds = [{"initial_epoch": 10, "best_epoch": 5, "kept_epochs": 4 + 6},
+             {"initial_epoch": 10, "best_epoch": 7, "kept_epochs": 5 + 8},
+             {"initial_epoch": 10, "best_epoch": 1, "kept_epochs": 3 + 2, "cut": True}]
+    assert refit_epochs({"folds": folds}) == 12  # the median of 10 and 13, the cut fold left out
+    # A record from before kept_epochs: the parent's budget stands in.
+    assert refit_epochs({"folds": [{"initial_epoch": 10, "best_epoch": 5}]}) == 16
+    assert refit_epochs({"folds": []}) is None
 
 
 def test_load_weights_continues_a_fit_and_warns_on_a_file_that_does_not_load(tmp_path, clf_data):

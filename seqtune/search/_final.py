@@ -29,7 +29,7 @@ from sklearn.base import clone
 
 from seqtune.records import is_complete, rank_records
 
-from ._runner import fold_model_path, read_oof
+from ._runner import fold_model_path, kept_epochs, read_oof
 
 __all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "forecast_fold_loss",
            "greedy_selection", "refit_epochs", "resolve_ensemble", "select_ensemble"]
@@ -61,12 +61,12 @@ def resolve_ensemble(ensemble: int | str, task: str, n_folds: int) -> int:
 
 
 def refit_epochs(record: dict) -> int | None:
-    """Epochs the refit trains: the median over folds of the epochs each fold kept."""
+    """Epochs the refit trains: the median over folds of the epochs each fold's kept
+    weights embody (a Hyperband trial's include those its parent's weights kept)."""
     folds = [f for f in record.get("folds") or [] if not f.get("cut")]
     if not folds:
         return None
-    kept = [int(f.get("initial_epoch", 0)) + int(f["best_epoch"]) + 1 for f in folds]
-    return max(1, int(round(float(np.median(kept)))))
+    return max(1, int(round(float(np.median([kept_epochs(f) for f in folds])))))
 
 
 def _dud(loss: float, fold_losses: Sequence[float]) -> bool:

@@ -41,7 +41,7 @@ from ._objective import NonFiniteScore, score_fold
 from ._task import longest_sequence
 
 __all__ = ["FORECASTS_FILENAME", "OOF_FILENAME", "Continuation", "TrialAbandoned", "TrialContext",
-           "TrialOutcome", "TrialRunner", "fold_model_path", "oof_path", "read_oof",
+           "TrialOutcome", "TrialRunner", "fold_model_path", "kept_epochs", "oof_path", "read_oof",
            "should_prune", "trial_context"]
 
 
@@ -148,11 +148,28 @@ def trial_context(job: Mapping[str, Any], folds: list | None = None) -> TrialCon
 
 @dataclass(frozen=True)
 class Continuation:
-    """A promoted Hyperband trial goes on from its parent's saved weights, fold by fold."""
+    """A promoted Hyperband trial goes on from its parent's saved weights, fold by fold.
+
+    ``initial_epoch`` is Keras Tuner's: the epoch budget the parent had, from which the
+    child's epochs are numbered. ``kept`` holds, per fold, the epochs the parent's saved
+    weights embody (fewer when its early stopping kept an earlier epoch).
+    """
 
     parent_id: str
     weights: list
     initial_epoch: int
+    kept: tuple = ()
+
+
+def kept_epochs(fold: Mapping[str, Any]) -> int:
+    """Epochs a fold's kept weights embody: its parent's, then its own up to its best epoch.
+
+    Records before 2026-12-06 hold no ``kept_epochs``: their parent's epoch budget
+    (``initial_epoch``) stands in for the parent's kept epochs.
+    """
+    if fold.get("kept_epochs") is not None:
+        return int(fold["kept_epochs"])
+    return int(fold.get("initial_epoch", 0)) + int(fold["best_epoch"]) + 1
 
 
 @dataclass
@@ -390,6 +407,8 @@ class TrialRunner:
             "initial_epoch": continuation.initial_epoch if warm is not None and warm.loaded else 0,
             "cut": bool(deadline.stopped),
         }
+        loaded = warm is not None and warm.loaded and i < len(continuation.kept)
+        entry["kept_epochs"] = (continuation.kept[i] if loaded else 0) + entry["best_epoch"] + 1
         return estimator, deadline.stopped, entry, predictions
 
     # -- records ----------------------------------------------------------------------

@@ -25,9 +25,9 @@ from typing import Any
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
-from seqtune.records import write_json_atomic
+from seqtune.records import RECORD_FILENAME, read_record, write_json_atomic
 
-from ._runner import Continuation, TrialRunner
+from ._runner import Continuation, TrialRunner, kept_epochs
 from ._state import unreadable_state
 
 __all__ = ["TUNERS", "WEIGHTS_FILENAME", "BudgetExhausted", "SeqTuner", "make_tuner"]
@@ -258,7 +258,10 @@ class SeqTuner(kt.Tuner):
         paths = [_weights_path(parent_dir, i) for i in range(len(self.runner.context.folds))]
         if not all(path.is_file() for path in paths):
             return None
-        return Continuation(str(parent), paths, int(values.get("tuner/initial_epoch", 0)))
+        record = read_record(parent_dir / RECORD_FILENAME) or {}
+        folds = record.get("folds") or []
+        kept = tuple(kept_epochs(f) for f in folds) if len(folds) == len(paths) else ()
+        return Continuation(str(parent), paths, int(values.get("tuner/initial_epoch", 0)), kept)
 
     def save_model(self, trial_id, model, step=0):  # models are not checkpointed
         return None
