@@ -120,6 +120,17 @@ def test_no_forbidden_import(path):
                              "may touch Keras Tuner's private API")
 
 
+@pytest.mark.parametrize("path", [p for p in SOURCES if _module_name(p).startswith("seqtune.search")],
+                         ids=lambda p: _module_name(p))
+def test_the_search_meets_tracking_through_track_and_its_public_names(path):
+    module = _module_name(path)
+    tracking = sorted(name for name in imports_of(path) if _matches(name, ("seqtune.tracking",)))
+    private = [name for name in tracking if any(part.startswith("_") for part in name.split(".")[2:])]
+    assert not private, f"{module} imports {private}: seqtune.tracking's public names only"
+    if module != "seqtune.search._track":
+        assert not tracking, f"{module} imports {tracking}: the search tracks through _track"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: _module_name(p))
 def test_no_module_is_over_600_lines(path):
     n_lines = len(path.read_text(encoding="utf-8").splitlines())

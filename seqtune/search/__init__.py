@@ -17,6 +17,7 @@ One module per concept, in the order a search uses them:
 ``_chief``                Keras Tuner's chief with leases, and the worker loop (with
                           ``_tuner``, the only modules that touch ``keras_tuner.src``;
                           both imported lazily)
+``_job``                  the job a chief writes for its workers, and whose it is
 ``_loop``                 the search loop: in process, or a chief supervising workers
 ``_state``                resume state (``seqtune_search.json``)
 ``_final``                the final model: refit, bagged fold models, or an ensemble

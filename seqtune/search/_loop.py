@@ -10,8 +10,7 @@
   whatever became of the workers.
 * :func:`worker_main`: one worker process (``seqtune worker``), local or remote.
 
-The chief writes everything a worker needs (the data, the estimator, the folds, the
-space) once to ``<directory>/<project_name>/seqtune_job.joblib``.
+The chief writes everything a worker needs once (:mod:`._job`).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqtune.splits import n_rows
 from seqtune.records import (
     RECORD_FILENAME,
     TrialStatus,
@@ -39,14 +37,11 @@ from seqtune.records import (
     write_record,
 )
 
-__all__ = ["JOB_FILENAME", "Supervisor", "choose_mode", "collect_records", "known_trials",
-           "load_job", "make_job", "parse_gpus", "run_search", "warn_if_stopped_by_failures",
-           "worker_env", "worker_main", "write_job"]
+from ._job import CHIEF_FILENAME, wait_for_chief
 
-#: Everything a worker needs, written once by the chief into the project directory.
-JOB_FILENAME = "seqtune_job.joblib"
-#: Where the chief listens, while it does (``seqtune worker`` reads it without --oracle).
-CHIEF_FILENAME = "seqtune_chief.json"
+__all__ = ["Supervisor", "choose_mode", "collect_records", "known_trials", "parse_gpus",
+           "run_search", "warn_if_stopped_by_failures", "worker_env", "worker_main"]
+
 #: A trial that kills its worker this many times is recorded FAILED.
 MAX_WORKER_DEATHS = 3
 _POLL_S = 0.2
@@ -134,7 +129,7 @@ def known_trials(kt_tuner: Any) -> list[tuple[str, Any, str, float | None, str |
     return out
 
 
-# --------------------------------------------------------------------------- the job
+# ------------------------------------------------------------------------ the mode
 
 
 def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
@@ -169,55 +164,6 @@ def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
         # Started by hand as Keras Tuner's chief: its workers are started by hand too.
         return "chief", (0 if role == "chief" and n == 1 else n), None
     return "local", 0, None
-
-
-def make_job(*, task: str, objective: Any, estimator: Any, space: Any, data: tuple, folds: list,
-             horizon: int, fraction: float, random_state: Any, time_budget: float | None,
-             tuner: str, pruning: bool, keep_fold_models: bool, final_model: str,
-             seed: int | None, max_trials: int, max_consecutive_failures: int,
-             lease: float) -> dict:
-    """Everything a trial needs: this process's runner reads it, and workers read a copy."""
-    # Hyperband's budget: the space's fixed ``epochs`` (e.g. 300), else the estimator's.
-    fixed = space["epochs"] if "epochs" in space else None
-    max_epochs = int(getattr(fixed, "value", None) or estimator.get_params().get("epochs", 10))
-    return {
-        "task": task, "estimator": estimator, "space": space,
-        "objective": {"name": objective.name, "direction": objective.direction},
-        "data": data, "n_samples": n_rows(data[0]),
-        "cv_pairs": [(f.train_index, f.test_index) for f in folds],
-        "fraction": fraction, "random_state": random_state, "horizon": horizon,
-        # Wall time, not monotonic: a worker on another machine has its own clock.
-        "deadline_unix": None if time_budget is None else time.time() + float(time_budget),
-        "hyperband": tuner == "hyperband", "pruning": pruning and len(folds) > 1,
-        "keep_fold_models": keep_fold_models, "final_model": final_model, "tuner": tuner,
-        "seed": seed, "max_trials": max_trials, "max_consecutive_failures": max_consecutive_failures,
-        "max_epochs": max_epochs, "lease": lease,
-    }
-
-
-def write_job(project_dir: Path, job: dict) -> Path:
-    """Write the workers' job (data included) atomically; return its path."""
-    import joblib
-
-    path = Path(project_dir) / JOB_FILENAME
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    joblib.dump(job, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def load_job(project_dir: Path) -> dict:
-    """Read the job a chief wrote; a clear error when there is none."""
-    import joblib
-
-    path = Path(project_dir) / JOB_FILENAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No search job at {path}: pass --directory <directory>/<project_name> of a "
-            "search whose chief is running (it writes the job when it starts), on a disk "
-            "this machine shares with the chief."
-        )
-    return joblib.load(path)
 
 
 def parse_gpus(gpus: Any) -> list[str] | None:
@@ -311,7 +257,7 @@ class Supervisor:
                  gpus: list[str] | None, trials_per_gpu: int, lease: float,
                  trial_timeout: float | None, deadline: float | None,
                  on_trial_end: Callable[[dict], None], backend: str, verbose: int = 0,
-                 reserve: Callable[[], float] | None = None) -> None:
+                 reserve: Callable[[], float] | None = None, session: str | None = None) -> None:
         self.kt_tuner = kt_tuner
         self.project_dir = Path(project_dir)
         self.n_workers, self.address = n_workers, address
@@ -319,6 +265,7 @@ class Supervisor:
         self.lease, self.trial_timeout, self.deadline = lease, trial_timeout, deadline
         self.on_trial_end, self.verbose = on_trial_end, verbose
         self.reserve = reserve or (lambda: 0.0)
+        self.session = session
         self.deaths: Counter = Counter()  # trial id -> workers it killed
         self.fatal: str | None = None
         self.workers: list[_Worker] = []
@@ -336,7 +283,8 @@ class Supervisor:
 
         self.server = ChiefServer(self.kt_tuner, self.address)
         chief_file = self.project_dir / CHIEF_FILENAME
-        write_json_atomic(chief_file, {"address": self.server.address, "pid": os.getpid()})
+        write_json_atomic(chief_file, {"address": self.server.address, "pid": os.getpid(),
+                                       "session": self.session})
         if self.verbose or self.n_workers == 0:
             print(f"[seqtune] chief listening on {self.server.address}; join with: seqtune worker "
                   f"--oracle {self.server.address} --directory {self.project_dir}", flush=True)
@@ -522,22 +470,13 @@ def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
         The process exit code.
     """
     project_dir = Path(project_dir)
-    needed = [project_dir / JOB_FILENAME] + ([project_dir / CHIEF_FILENAME] if oracle is None else [])
-    deadline = time.monotonic() + wait
-    while not all(p.is_file() for p in needed) and time.monotonic() < deadline:
-        time.sleep(1.0)
-    if oracle is None:
-        chief = read_record(project_dir / CHIEF_FILENAME)
-        if chief is None:
-            raise FileNotFoundError(
-                f"No chief listens for {project_dir} (no {CHIEF_FILENAME} there after "
-                f"{wait:.0f} s): start the search first, or pass --oracle HOST:PORT.")
-        oracle = chief["address"]
-    host, _, port = oracle.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--oracle {oracle!r} is not host:port, e.g. 10.0.0.5:8000")
+    if oracle is not None:
+        host, _, port = oracle.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--oracle {oracle!r} is not host:port, e.g. 10.0.0.5:8000")
+    address, job = wait_for_chief(project_dir, wait=wait, explicit=oracle is not None)
+    host, _, port = (oracle or address).rpartition(":")
     tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
-    job = load_job(project_dir)
     from ._runner import TrialRunner, trial_context
     from ._chief import run_worker
     from ._tuner import make_tuner

@@ -123,7 +123,7 @@ def trial_context(job: Mapping[str, Any], folds: list | None = None) -> TrialCon
 
     ``job`` holds the task, the estimator, the space, the objective's name and
     direction, the data and the folds' ``(train, test)`` indices, the time budget's end
-    in Unix seconds, and the flags (see ``_loop.make_job``). ``folds`` already cut from
+    in Unix seconds, and the flags (see ``_job.make_job``). ``folds`` already cut from
     the data are used as they are; a worker cuts them from the indices.
     """
     import keras_tuner as kt

@@ -32,7 +32,8 @@ from seqtune.splits import n_rows
 from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_ensemble, resolve_final_model
-from ._loop import choose_mode, make_job, warn_if_stopped_by_failures
+from ._job import make_job
+from ._loop import choose_mode, warn_if_stopped_by_failures
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialRunner, trial_context
@@ -406,7 +407,8 @@ class SequenceSearch(BaseEstimator):
                 fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
                 mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
         from ._intensify import Intensifier, resolve_intensify
-        from ._loop import Supervisor, collect_records, known_trials, run_search, write_job
+        from ._job import write_job
+        from ._loop import Supervisor, collect_records, known_trials, run_search
         from ._chief import distributed_role, run_worker
         from ._tuner import make_tuner
 
@@ -475,7 +477,7 @@ class SequenceSearch(BaseEstimator):
                 trials_per_gpu=int(self.trials_per_gpu), lease=float(self.lease),
                 trial_timeout=self.trial_timeout, deadline=context.deadline,
                 on_trial_end=trial_ended, backend=_backend(), verbose=self.verbose,
-                reserve=intensifier.reserve,
+                reserve=intensifier.reserve, session=job["session"],
             ).run()
             warn_if_stopped_by_failures(kt_tuner, int(self.max_consecutive_failures))
             if self.workers_["fatal"]:
