@@ -1,4 +1,4 @@
-"""The job a chief writes for its workers, and how a worker tells it is the running chief's."""
+"""The job a chief writes for its workers, whose it is, and what a worker that lost its trial may write."""
 
 from __future__ import annotations
 
@@ -49,3 +49,31 @@ def test_without_a_chief_or_a_job_the_worker_says_what_to_start(tmp_path):
     write_job(tmp_path, {"session": "s"})
     with pytest.raises(FileNotFoundError, match=r"No chief listens for .* start the search first\.$"):
         wait_for_chief(tmp_path, wait=0, explicit=True)
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing_more_into_the_trial(tmp_path, clf36):
+    import keras_tuner as kt
+
+    from seqtune import SequenceClassifier
+    from seqtune.search._runner import TrialAbandoned, TrialContext, TrialRunner, oof_path
+    from seqtune.search._task import make_folds
+
+    X, y = clf36
+    folds = make_folds("classification", X, y, cv=2, fraction=0.2, random_state=0)
+    context = TrialContext(estimator=SequenceClassifier(units=4, epochs=1, random_state=0),
+                           task="classification", space=None,
+                           objective=kt.Objective("score", "max"), folds=folds,
+                           n_samples=len(X), keep_fold_models=True)
+    runner, checks = TrialRunner(context), []
+
+    def may_write():  # the chief took the trial back while fold 0 trained
+        checks.append(len(checks))
+        return len(checks) == 1  # the record's first write, before training
+
+    runner.may_write = may_write
+    trial_dir = tmp_path / "trial_0"
+    with pytest.raises(TrialAbandoned):
+        runner.run_params("0", {}, trial_dir)
+    assert len(checks) == 2  # refused at the fold's first write: its predictions
+    assert not oof_path(trial_dir, "classification").exists()
+    assert not list(trial_dir.glob("*.tmp*")) and not list(trial_dir.glob("*fold*"))

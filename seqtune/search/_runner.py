@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -320,6 +321,7 @@ class TrialRunner:
                     self._check_lease()
                     joblib.dump(estimator, fold_model_path(trial_dir, i))
                 if on_fold_fitted is not None and not cut:
+                    self._check_lease()  # Hyperband's weights go into the shared trial dir
                     on_fold_fitted(i, estimator)
                 self._summarise(record, estimator, continuation)
                 if cut:
@@ -476,8 +478,10 @@ class TrialRunner:
         """Add fold ``i``'s held-out predictions to the trial's, written atomically."""
         if predictions is None:
             return oof
+        self._check_lease()
         path = oof_path(trial_dir, self.context.task)
-        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+        # Its own temporary file: a worker that lost its lease may still be writing one.
+        tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")
         if isinstance(predictions, dict):  # a forecaster's rolling forecasts
             oof = {**(oof or {}), **{f"{k}{i}": np.asarray(v, dtype=float)
                                      for k, v in predictions.items()}}
