@@ -1,4 +1,4 @@
-"""The job a chief writes for its workers, whose it is, and what a worker that lost its trial may write."""
+"""A worker's side of the job: whose job it is, and what it may write once its trial is lost."""
 
 from __future__ import annotations
 
