@@ -9,7 +9,10 @@ ended. An estimator knows nothing of the search or the tracking that may use it.
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -30,6 +33,19 @@ from .validation import check_params, did_you_mean, validate_sequences
 __all__ = ["BaseSequenceEstimator"]
 
 _INT32_MAX = np.iinfo(np.int32).max
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed Keras, Python's and NumPy's global generators for a fit, then give the caller's
+    ``random`` and ``numpy.random`` states back: a fit must not reseed the user's data."""
+    states = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
 
 
 class BaseSequenceEstimator(BaseEstimator):
@@ -159,26 +175,26 @@ class BaseSequenceEstimator(BaseEstimator):
             See :func:`seqtune.model.build_recurrent_model`.
         """
         seed = self._seed()
-        keras.utils.set_random_seed(seed)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, x, dtype=np.float32)
+        with seeded(seed):
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, x, dtype=np.float32)
 
-        if validation_data is None and self.early_stopping and self.validation_fraction > 0:
-            x, y, sample_weight, validation_data = _split_validation(
-                x, y, sample_weight, self.validation_fraction, stratify, seed
+            if validation_data is None and self.early_stopping and self.validation_fraction > 0:
+                x, y, sample_weight, validation_data = _split_validation(
+                    x, y, sample_weight, self.validation_fraction, stratify, seed
+                )
+
+            model = build_recurrent_model(
+                n_timesteps=x.shape[1], n_features=x.shape[2], n_outputs=n_outputs,
+                cell=self.cell, units=self.units, n_layers=self.n_layers,
+                bidirectional=self.bidirectional, dropout=self.dropout,
+                recurrent_dropout=self.recurrent_dropout, masked=masked,
+                head_activation=head_activation, loss=loss, metrics=metrics,
+                learning_rate=self.learning_rate, clipnorm=self.clipnorm,
+                **self._architecture(),
             )
-
-        model = build_recurrent_model(
-            n_timesteps=x.shape[1], n_features=x.shape[2], n_outputs=n_outputs,
-            cell=self.cell, units=self.units, n_layers=self.n_layers,
-            bidirectional=self.bidirectional, dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout, masked=masked,
-            head_activation=head_activation, loss=loss, metrics=metrics,
-            learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-            **self._architecture(),
-        )
-        return self._train(model, x, y, sample_weight=sample_weight,
-                           validation_data=validation_data, callbacks=callbacks, masked=masked)
+            return self._train(model, x, y, sample_weight=sample_weight,
+                               validation_data=validation_data, callbacks=callbacks, masked=masked)
 
     def _train(
         self,

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseSequenceEstimator
+from ._base import BaseSequenceEstimator, seeded
 from .backtest import forecast_metrics, mase_period
 from .model import build_recurrent_model, predict_in_batches
 from .preprocessing import SeriesTransformer, future_index
@@ -329,30 +329,30 @@ class SequenceForecaster(BaseSequenceEstimator):
         z, x_t = self.transformer_.transform(y_values, x_values)
 
         seed = self._seed()
-        keras.utils.set_random_seed(seed)
-        n_total = n_windows(len(z), lookback, horizon)
-        train_starts = np.arange(n_total)
-        val_ds = None
-        if validation_data is not None:
-            val_ds = self._validation_windows(validation_data, y_values, x_values)
-        elif self.early_stopping and self.validation_fraction > 0:
-            # Hold out the most recent windows, in time order: shuffling would let the model
-            # see the future of its validation targets.
-            keep, tail = tail_split(n_total, self.validation_fraction)
-            if len(keep):
-                train_starts, val_starts = train_starts[keep], train_starts[tail]
-                val_ds = WindowDataset(
-                    z, x_t, lookback=lookback, horizon=horizon, strategy=self.strategy,
-                    starts=val_starts, batch_size=max(self.batch_size, 256),
-                    window_norm=self.scaling == "window",
-                )
-        train_ds = WindowDataset(
-            z, x_t, lookback=lookback, horizon=horizon, strategy=self.strategy,
-            starts=train_starts, batch_size=self.batch_size, shuffle=True, seed=seed,
-            window_norm=self.scaling == "window",
-        )
-        model = self._build_model(n_features=self.n_targets_ + self.n_exogenous_)
-        self._train(model, train_ds, validation_data=val_ds, callbacks=callbacks)
+        with seeded(seed):
+            n_total = n_windows(len(z), lookback, horizon)
+            train_starts = np.arange(n_total)
+            val_ds = None
+            if validation_data is not None:
+                val_ds = self._validation_windows(validation_data, y_values, x_values)
+            elif self.early_stopping and self.validation_fraction > 0:
+                # Hold out the most recent windows, in time order: shuffling would let the model
+                # see the future of its validation targets.
+                keep, tail = tail_split(n_total, self.validation_fraction)
+                if len(keep):
+                    train_starts, val_starts = train_starts[keep], train_starts[tail]
+                    val_ds = WindowDataset(
+                        z, x_t, lookback=lookback, horizon=horizon, strategy=self.strategy,
+                        starts=val_starts, batch_size=max(self.batch_size, 256),
+                        window_norm=self.scaling == "window",
+                    )
+            train_ds = WindowDataset(
+                z, x_t, lookback=lookback, horizon=horizon, strategy=self.strategy,
+                starts=train_starts, batch_size=self.batch_size, shuffle=True, seed=seed,
+                window_norm=self.scaling == "window",
+            )
+            model = self._build_model(n_features=self.n_targets_ + self.n_exogenous_)
+            self._train(model, train_ds, validation_data=val_ds, callbacks=callbacks)
 
         self.y_train_ = y_values
         self.X_train_tail_ = None if x_values is None else x_values[-(lookback + n_lost) :]

@@ -56,6 +56,31 @@ def test_same_random_state_gives_identical_predictions(seq3d):
     np.testing.assert_array_equal(p1, p2)
 
 
+def test_fit_leaves_the_callers_global_random_state_alone(seq3d):
+    import random
+
+    from seqtune import SequenceForecaster
+
+    X, y = seq3d
+    np.random.seed(123)
+    random.seed(123)
+    np_state, py_state = np.random.get_state()[1].copy(), random.getstate()
+    SequenceClassifier(**TINY).fit(X, y)
+    SequenceForecaster(lookback=4, units=4, epochs=1, random_state=0).fit(np.sin(np.arange(40.0)))
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert random.getstate() == py_state
+    # random_state=None draws its seed from NumPy's global generator, as scikit-learn
+    # does, and takes nothing else from it: two such fits still differ.
+    np.random.seed(5)
+    first = SequenceClassifier(**{**TINY, "random_state": None}).fit(X, y)
+    after = np.random.randint(1000)
+    np.random.seed(5)
+    np.random.randint(np.iinfo(np.int32).max)
+    assert after == np.random.randint(1000)
+    second = SequenceClassifier(**{**TINY, "random_state": None}).fit(X, y)
+    assert not np.allclose(first.predict_proba(X), second.predict_proba(X))
+
+
 def test_clone_pickle_and_joblib_round_trips(seq3d, tmp_path):
     X, y = seq3d
     clf = SequenceClassifier(**TINY, bidirectional=True).fit(X, y)
