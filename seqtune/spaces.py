@@ -270,7 +270,9 @@ def _clip(dist: Distribution, limit: int) -> tuple[Distribution, str]:
     """Cap a numeric distribution at ``limit``; returns the new one and what was cut.
 
     The limit itself replaces the cut values, so the longest usable length stays a
-    candidate and the parameter is never left empty.
+    candidate and the parameter is never left empty; a default that was cut becomes the
+    limit (a default of 512 steps meant "all of them"), so the first trial stays the
+    space's own configuration.
     """
     if isinstance(dist, (IntDistribution, FloatDistribution)):
         if dist.max <= limit:
@@ -278,7 +280,7 @@ def _clip(dist: Distribution, limit: int) -> tuple[Distribution, str]:
         cut = f"values above {limit} (range was {dist.min}..{dist.max})"
         if dist.min > limit:
             return FixedDistribution(value=type(dist.min)(limit), when=dist.when), cut
-        default = dist.default if dist.default is None or dist.default <= limit else None
+        default = dist.default if dist.default is None else min(dist.default, type(dist.max)(limit))
         return dataclasses.replace(dist, max=type(dist.max)(limit), default=default), cut
     if isinstance(dist, ChoiceDistribution) and all(_is_number(v) for v in dist.values):
         cut = [v for v in dist.values if v > limit]
@@ -286,7 +288,8 @@ def _clip(dist: Distribution, limit: int) -> tuple[Distribution, str]:
             return dist, ""
         kept = [v for v in dist.values if v <= limit]
         kept += [] if limit in kept else [type(cut[0])(limit)]
-        default = dist.default if dist.default in kept else None
+        default = (dist.default if dist.default in kept or dist.default is None
+                   else type(cut[0])(limit))
         return ChoiceDistribution(values=tuple(kept), default=default, when=dist.when), ", ".join(
             map(str, cut)
         )

@@ -470,7 +470,7 @@ def test_narrow_never_empties_a_parameter():
     [
         (
             {"type": "int", "min": 8, "max": 64, "default": 48},
-            IntDistribution(min=8, max=20),
+            IntDistribution(min=8, max=20, default=20),
             "values above 20 (range was 8..64)",
         ),
         (
@@ -490,6 +490,20 @@ def test_narrow_ranges_and_fixed(entry, expected, cut):
         if cut is None
         else [f"lookback: cut {cut} (the series allows a lookback of at most 20); now capped at 20"]
     )
+
+
+def test_a_default_that_narrowing_cuts_becomes_the_cap():
+    # The shipped classification space starts at sequence_length=512, "all of it": on
+    # GunPoint's 150 steps the first trial must see all 150, not the first choice (64).
+    space = load_space("default", task="classification")
+    assert space["sequence_length"].default == 512
+    narrowed, _ = space.narrow(max_sequence_length=150)
+    assert narrowed["sequence_length"].values == (64, 128, 150)
+    assert narrowed["sequence_length"].default == 150
+    assert narrowed.build(kt.HyperParameters())["sequence_length"] == 150
+    kept, _ = load_space({"lookback": {"type": "choice", "values": [4, 8, 48], "default": 8}},
+                         task="forecasting").narrow(max_lookback=20)
+    assert kept["lookback"].default == 8  # a default the cap keeps stays
 
 
 def test_narrow_drops_children_whose_condition_can_no_longer_hold():
