@@ -205,6 +205,14 @@ def backtest(
             f"n_origins={n_origins} with step={step} and horizon={horizon} need more than "
             f"{horizon + (n_origins - 1) * step} steps; y has {n}. Lower n_origins or step."
         )
+    lookback = forecaster.get_params().get("lookback")
+    if lookback is not None and forecaster.max_lookback(origins[0]) < int(lookback):
+        raise ValueError(
+            f"n_origins={n_origins} with step={step} puts the first origin at step "
+            f"{origins[0]}, too early to fit lookback={lookback} with horizon={horizon} (a "
+            f"lookback of at most {forecaster.max_lookback(origins[0])} fits there). Lower "
+            "n_origins or step."
+        )
     rows = []
     fitted = None
     y_values = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)

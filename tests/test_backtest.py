@@ -107,3 +107,10 @@ def test_backtest_errors():
         backtest(f, np.arange(20.0), n_origins=10)
     with pytest.raises(ValueError, match="n_origins=0 must be >= 1"):
         backtest(f, np.arange(20.0), n_origins=0)
+    # Airline's 144 months, 24-month forecasts from 36 months back, differenced: four
+    # origins 24 apart start at month 48, short of the 61 a fit needs. Nothing is fitted.
+    airline = SequenceForecaster(lookback=36, horizon=24, difference=1)
+    with pytest.raises(ValueError, match=r"n_origins=4 with step=24 puts the first origin at step "
+                                         r"48, too early to fit lookback=36 with horizon=24 \(a "
+                                         r"lookback of at most 23 fits there\)"):
+        backtest(airline, np.arange(144.0), n_origins=4)
