@@ -414,20 +414,20 @@ class SequenceForecaster(BaseSequenceEstimator):
 
     # -- predict ------------------------------------------------------------------------
 
-    def _history(self, y_history: Any, X: Any) -> tuple[np.ndarray, np.ndarray | None, pd.Index | None]:
+    def _history(self, y_history: Any, X: Any,
+                 x_name: str = "X") -> tuple[np.ndarray, np.ndarray | None, pd.Index | None]:
         """Validate a prediction history; default to the end of the training series."""
         needed = self.min_history
         if y_history is None:
             if X is not None:
                 raise ValueError(
-                    "X was given without y_history. Exogenous X at predict time is aligned with "
-                    "y_history; pass both, or neither to forecast after the training series."
-                )
+                    f"{x_name} was given without y_history. Exogenous {x_name} is aligned with "
+                    "y_history; pass both, or neither to forecast after the training series.")
             return self.y_train_[-needed:], self.X_train_tail_, self.index_
         why = f"lookback={self.lookback}" + (f" + {self._n_lost} lost to differencing"
                                              if self._n_lost else "")
         return check_history(y_history, X, n_targets=self.n_targets_,
-                             n_exogenous=self.n_exogenous_, needed=needed, why=why)
+                             n_exogenous=self.n_exogenous_, needed=needed, why=why, x_name=x_name)
 
     def _forecast_origins(self, y_full: np.ndarray, x_full: np.ndarray | None, origins: np.ndarray) -> np.ndarray:
         """Forecast after each origin of one series in a single batched model call.
@@ -538,7 +538,7 @@ class SequenceForecaster(BaseSequenceEstimator):
                 raise ValueError("X_history was given without y_history; pass both or neither.")
             hist, x_hist = self.y_train_, self.X_train_tail_
         else:
-            hist, x_hist, _ = self._history(y_history, X_history)
+            hist, x_hist, _ = self._history(y_history, X_history, "X_history")
         y_v, _ = check_series(y_val, "y_val")
         if y_v.shape[1] != self.n_targets_:
             raise ValueError(f"y_val has {y_v.shape[1]} channels but this forecaster was fitted on {self.n_targets_}.")

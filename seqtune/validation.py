@@ -277,9 +277,8 @@ def check_series(y: Any, name: str) -> tuple[np.ndarray, Any]:
 
     is_pandas = isinstance(y, (pd.Series, pd.DataFrame))
     index = y.index if is_pandas else None
-    values = y.to_numpy(dtype=float) if is_pandas else y
-    try:
-        values = np.asarray(values, dtype=float)
+    try:  # pandas' missing values (pd.NA) become NaN, which the finiteness check names
+        values = y.to_numpy(dtype=float, na_value=np.nan) if is_pandas else np.asarray(y, dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric; could not convert it to float ({exc}).") from exc
     if values.ndim == 1:
@@ -349,7 +348,7 @@ def check_exog_presence(n_exogenous: int, X: np.ndarray | None, name: str) -> No
 
 
 def check_history(y_history: Any, X: Any, *, n_targets: int, n_exogenous: int, needed: int,
-                  why: str) -> tuple[np.ndarray, np.ndarray | None, Any]:
+                  why: str, x_name: str = "X") -> tuple[np.ndarray, np.ndarray | None, Any]:
     """Validate a forecaster's prediction history and its exogenous features.
 
     Parameters
@@ -362,6 +361,8 @@ def check_history(y_history: Any, X: Any, *, n_targets: int, n_exogenous: int, n
         The fewest steps the history may have.
     why : str
         What makes up ``needed``, for the message (e.g. ``"lookback=24"``).
+    x_name : str, default="X"
+        How the caller names ``X`` (``"X_history"`` in ``rolling_forecasts``).
 
     Returns
     -------
@@ -379,6 +380,6 @@ def check_history(y_history: Any, X: Any, *, n_targets: int, n_exogenous: int, n
             f"y_history has {len(values)} steps, fewer than the {needed} this forecaster needs "
             f"({why}); pass a longer history."
         )
-    x_values = check_exog(X, len(values), name="X", aligned_with="y_history")
-    check_exog_presence(n_exogenous, x_values, "X")
+    x_values = check_exog(X, len(values), name=x_name, aligned_with="y_history")
+    check_exog_presence(n_exogenous, x_values, x_name)
     return values, x_values, index

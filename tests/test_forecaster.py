@@ -196,6 +196,11 @@ def test_exogenous_features_fit_predict_and_required():
         f.predict(X=X[:110])
     with pytest.raises(ValueError, match="fitted with 2 exogenous feature\\(s\\), so X_val is required"):
         f.evaluate(y[100:])
+    # rolling_forecasts and evaluate name their history's features X_history, not X.
+    with pytest.raises(ValueError, match=r"so X_history is required"):
+        f.evaluate(y[100:], X[100:], y_history=y[:100])
+    with pytest.raises(ValueError, match="Exogenous X_history has 99 rows but y_history has 100"):
+        f.rolling_forecasts(y[100:], X[100:], y_history=y[:100], X_history=X[:99])
 
 
 def test_bad_input_errors_name_the_values():
@@ -210,6 +215,13 @@ def test_bad_input_errors_name_the_values():
     gappy.iloc[[7, 8]] = np.nan
     with pytest.raises(ValueError, match=r"y has 2 step\(s\) with NaN.*first at \['2000-08', '2000-09'\].*y.interpolate\(\)"):
         SequenceForecaster(lookback=5, **TINY).fit(gappy)
+    # pandas' missing values and text columns get the same messages as arrays.
+    missing = pd.Series(y, dtype="Float64")
+    missing.iloc[3] = pd.NA
+    with pytest.raises(ValueError, match=r"y has 1 step\(s\) with NaN or infinite values \(first at \['3'\]\)"):
+        SequenceForecaster(lookback=5, **TINY).fit(missing)
+    with pytest.raises(ValueError, match=r"y must be numeric; could not convert it to float"):
+        SequenceForecaster(lookback=5, **TINY).fit(pd.DataFrame({"a": y, "b": ["x"] * 40}))
     with pytest.raises(ValueError, match=r"horizon=0 is invalid: horizon must be an integer >= 1"):
         SequenceForecaster(lookback=5, horizon=0).fit(y)
     with pytest.raises(ValueError, match=r"lookback=2.5 is invalid"):
