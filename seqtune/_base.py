@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
@@ -174,6 +175,15 @@ class BaseSequenceEstimator(BaseEstimator):
         n_outputs, head_activation, loss, metrics, masked
             See :func:`seqtune.model.build_recurrent_model`.
         """
+        architecture = self._architecture()
+        if architecture.get("squeeze_excite") and not (architecture.get("conv_branch")
+                                                       or architecture.get("conv_frontend")):
+            warnings.warn(
+                "squeeze_excite=True has no effect without convolutions: it acts on "
+                "conv_branch's or conv_frontend's filters, and here conv_branch="
+                f"{architecture.get('conv_branch')!r}, conv_frontend="
+                f"{architecture.get('conv_frontend')!r}. Set conv_branch=True, or leave "
+                "squeeze_excite at False.", UserWarning, stacklevel=3)
         seed = self._seed()
         with seeded(seed):
             if sample_weight is not None:
@@ -191,7 +201,7 @@ class BaseSequenceEstimator(BaseEstimator):
                 recurrent_dropout=self.recurrent_dropout, masked=masked,
                 head_activation=head_activation, loss=loss, metrics=metrics,
                 learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-                **self._architecture(),
+                **architecture,
             )
             return self._train(model, x, y, sample_weight=sample_weight,
                                validation_data=validation_data, callbacks=callbacks, masked=masked)

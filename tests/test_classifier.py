@@ -81,6 +81,18 @@ def test_fit_leaves_the_callers_global_random_state_alone(seq3d):
     assert not np.allclose(first.predict_proba(X), second.predict_proba(X))
 
 
+def test_squeeze_excite_without_convolutions_warns_that_it_does_nothing(seq3d):
+    import warnings
+
+    X, y = seq3d
+    with pytest.warns(UserWarning, match=r"squeeze_excite=True has no effect without "
+                                         r"convolutions.*conv_branch=False, conv_frontend=0"):
+        SequenceClassifier(squeeze_excite=True, **TINY).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="squeeze_excite")
+        SequenceClassifier(squeeze_excite=True, conv_branch=True, **TINY).fit(X, y)
+
+
 def test_clone_pickle_and_joblib_round_trips(seq3d, tmp_path):
     X, y = seq3d
     clf = SequenceClassifier(**TINY, bidirectional=True).fit(X, y)
