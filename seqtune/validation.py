@@ -179,9 +179,9 @@ def validate_sequences(
         # check_array writes scikit-learn's standard message for sparse input.
         check_array(X, accept_sparse=False, input_name="X", estimator=estimator)
 
+    if isinstance(X, (list, tuple)) and len(X) == 0:
+        raise ValueError(f"X is empty: {_name(estimator)} needs at least one sequence.")
     if _is_ragged(X):
-        if len(X) == 0:
-            raise ValueError(f"X is empty: {_name(estimator)} needs at least one sequence.")
         seqs = [_check_one_sequence(x, i, estimator) for i, x in enumerate(X)]
         n_step = {s.shape[1] for s in seqs}
         if len(n_step) > 1:

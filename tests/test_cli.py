@@ -97,6 +97,11 @@ def test_npz_layouts(tmp_path):
 
     np.savez(tmp_path / "reg.npz", X=np.zeros((5, 3)), y=np.linspace(0, 1, 5))
     assert _load(tmp_path / "reg.npz")["task"] == "regression"
+    # Whole numbers are classes when few (labels), a regression target when many (counts).
+    np.savez(tmp_path / "counts.npz", X=np.zeros((30, 3)), y=np.arange(30) * 7)
+    assert _load(tmp_path / "counts.npz")["task"] == "regression"
+    np.savez(tmp_path / "labels.npz", X=np.zeros((30, 3)), y=np.arange(30.0) % 3)
+    assert _load(tmp_path / "labels.npz")["task"] == "classification"
 
     np.savez(tmp_path / "series.npz", y=np.arange(50.0))
     series = _load(tmp_path / "series.npz")
@@ -118,6 +123,7 @@ def test_csv_and_parquet_layouts(tmp_path):
     assert loaded["task"] == "classification"
 
     long = pd.DataFrame({"id": [1, 1, 1, 2, 2], "f1": [1.0, 2, 3, 4, 5], "f2": [0.0, 0, 0, 1, 1],
+                         "time": ["09:00", "09:01", "09:02", "09:00", "09:01"],  # not a feature
                          "target": [0.5, 0.5, 0.5, 1.5, 1.5]})
     long.to_parquet(tmp_path / "long.parquet")
     loaded = _load(tmp_path / "long.parquet", "--id-column", "id", "--task", "regression")
@@ -134,6 +140,11 @@ def test_csv_and_parquet_layouts(tmp_path):
 
     with pytest.raises(Exception, match="no target column 'target'"):
         _load(tmp_path / "sales.csv")
+    # Without --series, the series is the first numeric column: a date column is not it.
+    dated = series.assign(month=pd.period_range("2000-01", periods=30, freq="M").astype(str))
+    dated[["month", "sales", "price"]].to_csv(tmp_path / "dated.csv", index=False)
+    loaded = _load(tmp_path / "dated.csv", "--task", "forecasting", "--exog", "price")
+    np.testing.assert_array_equal(loaded["fit"][0], np.arange(30.0))
 
 
 def test_sync_logs_a_search_run_without_tracking(tmp_path, capsys):

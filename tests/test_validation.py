@@ -66,6 +66,8 @@ def test_wrong_number_of_dimensions(shape):
 def test_empty_X_and_length_mismatch():
     with pytest.raises(ValueError, match="0 sample"):
         SequenceClassifier(**TINY).fit(np.zeros((0, 5)), [])
+    with pytest.raises(ValueError, match="X is empty: SequenceClassifier needs at least one sequence"):
+        SequenceClassifier(**TINY).fit([], [])
     with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[10, 9\]"):
         SequenceClassifier(**TINY).fit(np.zeros((10, 5, 1)), np.arange(9) % 2)
 
