@@ -409,8 +409,10 @@ class TrialRunner:
             "initial_epoch": continuation.initial_epoch if warm is not None and warm.loaded else 0,
             "cut": bool(deadline.stopped),
         }
-        loaded = warm is not None and warm.loaded and i < len(continuation.kept)
-        entry["kept_epochs"] = (continuation.kept[i] if loaded else 0) + entry["best_epoch"] + 1
+        # The parent's kept epochs; its epoch budget when its record did not say (older).
+        parent = 0 if not entry["initial_epoch"] else (
+            continuation.kept[i] if i < len(continuation.kept) else continuation.initial_epoch)
+        entry["kept_epochs"] = parent + entry["best_epoch"] + 1
         return estimator, deadline.stopped, entry, predictions
 
     # -- records ----------------------------------------------------------------------
