@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import socket
+import threading
 import time
 import warnings
 
@@ -27,6 +29,7 @@ from seqtune.tracking import (  # noqa: E402
     sync_directory,
     track_fit,
 )
+from seqtune.tracking._common import _HTTP_ENV  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -379,17 +382,21 @@ def test_pending_records_are_logged_on_the_next_successful_call(store, tmp_path,
     assert tracker.pending_trials == []
 
 
-class _SlowStore:
-    """Adds latency to every client call, as a distant tracking server would."""
+class _GatedStore:
+    """Holds every client call until ``release`` is set, and records the calling thread,
+    as a distant tracking server would hold a caller that waited on it."""
 
-    def __init__(self, client, delay):
-        self._client, self._delay = client, delay
+    def __init__(self, client):
+        self._client = client
+        self.release = threading.Event()
+        self.callers: list[threading.Thread] = []
 
     def __getattr__(self, name):
         attr = getattr(self._client, name)
 
         def wrapper(*args, **kwargs):
-            time.sleep(self._delay)
+            self.callers.append(threading.current_thread())
+            self.release.wait(timeout=30)  # bounded: a synchronous caller fails, not hangs
             return attr(*args, **kwargs)
 
         return wrapper
@@ -398,14 +405,18 @@ class _SlowStore:
 def test_background_logging_keeps_store_latency_off_the_search(store, tmp_path):
     tracker = MlflowTracker(store, "exp")
     parent_id = _start(tracker, tmp_path / "proj")
-    tracker._client = _SlowStore(tracker._client, delay=0.2)
-    started = time.monotonic()
+    gated = _GatedStore(tracker._client)
+    tracker._client = gated
     for i in range(4):
         assert tracker.log_trial(make_record(i)) is None
-    assert time.monotonic() - started < 0.2  # 4 trials x 3 calls x 0.2 s happen elsewhere
-    assert tracker.flush() == 0
     client = MlflowClient(store)
+    # The store has not answered yet, and the search's thread never waited on it.
+    assert _children(client, client.get_run(parent_id)) == {}
+    assert threading.main_thread() not in gated.callers
+    gated.release.set()
+    assert tracker.flush() == 0
     assert sorted(_children(client, client.get_run(parent_id))) == ["0000", "0001", "0002", "0003"]
+    assert gated.callers and threading.main_thread() not in gated.callers
 
 
 def test_worker_retries_by_itself_after_an_outage(store, tmp_path):
@@ -429,19 +440,48 @@ def test_worker_retries_by_itself_after_an_outage(store, tmp_path):
     assert sorted(_children(client, client.get_run(parent_id))) == ["0000"]
 
 
-def test_unreachable_server_costs_seconds_not_minutes(tmp_path):
+class _EnvProbe:
+    """Counts client calls and records MLflow's HTTP settings as each call sees them."""
+
+    def __init__(self, client):
+        self._client = client
+        self.seen: list[dict] = []
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def wrapper(*args, **kwargs):
+            self.seen.append({key: os.environ.get(key) for key in _HTTP_ENV})
+            return attr(*args, **kwargs)
+
+        return wrapper
+
+
+def test_unreachable_server_is_asked_once_then_left_alone(tmp_path, monkeypatch):
+    # A dead server must cost one short request, not MLflow's retries per trial.
+    for key in _HTTP_ENV:
+        monkeypatch.delenv(key, raising=False)
     port = free_port()
     with socket.socket() as sock:  # nothing listens there
         assert sock.connect_ex(("127.0.0.1", port)) != 0
-    tracker = MlflowTracker(f"http://127.0.0.1:{port}", "exp")
-    started = time.monotonic()
+    uri = f"http://127.0.0.1:{port}"
+    tracker = MlflowTracker(uri, "exp")
+    probe = tracker._client = _EnvProbe(MlflowClient(tracking_uri=uri))
     with pytest.warns(TrackingWarning, match=f"127.0.0.1:{port}") as caught:
         assert _start(tracker, tmp_path / "proj") is None
+        assert tracker.offline
+        asked = len(probe.seen)
         for i in range(5):
             assert tracker.log_trial(make_record(i)) is None
         tracker.end_search(best_score=None, best_params=None, records=[])
     assert len(caught) == 1
-    assert time.monotonic() - started < 15
+    # One call at the start, none per trial (backing off), one more at the end; the
+    # queue is first in, first out, so the trials' turns all came before the end's.
+    assert asked == 1
+    assert probe.seen == [_HTTP_ENV, _HTTP_ENV]  # with short retries and timeout
+    assert not [key for key in _HTTP_ENV if key in os.environ]  # and given back
     assert tracker.pending_trials == ["0000", "0001", "0002", "0003", "0004"]
 
 
