@@ -138,7 +138,9 @@ def test_csv_and_parquet_layouts(tmp_path):
     y, exog = loaded["fit"]
     assert y.shape == (30,) and exog.shape == (30, 2)
 
-    with pytest.raises(Exception, match="no target column 'target'"):
+    from seqtune._cli_data import CliError
+
+    with pytest.raises(CliError, match=r"no target column 'target'; columns are \['sales', 'price', 'promo'\]"):
         _load(tmp_path / "sales.csv")
     # Without --series, the series is the first numeric column: a date column is not it.
     dated = series.assign(month=pd.period_range("2000-01", periods=30, freq="M").astype(str))
@@ -174,17 +176,47 @@ def test_sync_logs_a_search_run_without_tracking(tmp_path, capsys):
     assert len(children) == 2
 
 
-def test_a_worker_without_a_chief_waits_then_says_what_to_start(tmp_path, capsys):
+def test_a_worker_without_a_chief_waits_then_says_what_to_start(tmp_path, capsys, monkeypatch):
     import time
+    import types
 
-    start = time.monotonic()
+    from seqtune.search import _job
+
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(_job, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
     assert main(["worker", "--directory", str(tmp_path / "proj"), "--wait", "1.5"]) == 2
-    waited = time.monotonic() - start
     err = capsys.readouterr().err
     assert "No chief listens for" in err and "after 2 s" in err and "start the search first" in err
-    assert waited >= 1.5
+    assert sleeps == [1.0, 1.0]  # it looked again each second until --wait ran out
     assert main(["worker", "--directory", str(tmp_path / "proj"), "--oracle", "10.0.0.5:8000",
                  "--wait", "0"]) == 2
     assert "No search job at" in capsys.readouterr().err
-    # A worker run in-process must leave this process's later searches local.
-    assert not [key for key in os.environ if key.startswith("KERASTUNER_")]
+
+
+def test_a_worker_run_in_process_gives_keras_tuner_its_role_back(tmp_path, monkeypatch):
+    # Keras Tuner reads a worker's role from the environment: a worker run in a notebook or
+    # a test must leave that process's later searches local.
+    from seqtune.search import _loop, _runner
+
+    for key in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "users-own")
+    seen = {}
+
+    def trial_context(job):
+        seen.update({k: v for k, v in os.environ.items() if k.startswith("KERASTUNER_")})
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(_loop, "wait_for_chief", lambda *a, **k: ("127.0.0.1:1", {}))
+    monkeypatch.setattr(_runner, "trial_context", trial_context)
+    with pytest.raises(RuntimeError, match="stop here"):
+        _loop.worker_main("127.0.0.1:8000", tmp_path / "proj", tuner_id="w1", wait=0)
+    assert seen == {"KERASTUNER_TUNER_ID": "w1", "KERASTUNER_ORACLE_IP": "127.0.0.1",
+                    "KERASTUNER_ORACLE_PORT": "8000"}
+    after = {k: v for k, v in os.environ.items() if k.startswith("KERASTUNER_")}
+    assert after == {"KERASTUNER_TUNER_ID": "users-own"}
