@@ -266,17 +266,3 @@ def test_airline_forecast_is_dated_and_positive():
     pred = f.predict()
     assert pred.index.equals(y.index[-24:])
     assert (pred > 0).all()  # exp of a log-scale forecast
-
-
-@pytest.mark.slow
-def test_airline_log_difference_gru_beats_holt_winters():
-    # The configuration of examples/forecast_airline.py; Holt-Winters reaches MAE 29.0.
-    pytest.importorskip("aeon")
-    from seqtune.datasets import load_airline
-
-    y = load_airline()
-    f = SequenceForecaster(
-        lookback=36, horizon=24, cell="gru", log=True, difference=1, batch_size=16,
-        epochs=300, early_stopping=False, random_state=0,
-    ).fit(y.iloc[:-24])
-    assert f.evaluate(y.iloc[-24:])["mae"] < 29.0

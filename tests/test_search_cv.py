@@ -219,20 +219,27 @@ def test_a_refit_that_does_not_train_is_retried_then_replaced_by_the_fold_models
     assert isinstance(search.best_estimator_, SequenceEnsembleClassifier)
 
 
-def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf36):
+def test_ensemble_of_configurations_is_a_weighted_average(tmp_path, clf36, monkeypatch):
+    from seqtune.search import _final
+
+    def best_twice_and_the_runner_up(predictions, loss, size):
+        # The selection has its own test below; here its answer must become the model.
+        assert len(predictions) == 3 and size == 3
+        return np.array([2, 1, 0])
+
+    monkeypatch.setattr(_final, "greedy_selection", best_twice_and_the_runner_up)
     X, y = clf36
     space = {**TINY, "units": [2, 4, 6], "learning_rate": [0.05, 0.01]}
     search = _search(tmp_path, space=space, max_trials=3, ensemble=3, pruning=False).fit(X, y)
     info = search.final_model_
-    if info["kind"] == "ensemble":  # selection may also keep the best trial alone
-        weights = [m["weight"] for m in info["members"]]
-        assert len(weights) <= 3 and sum(weights) == pytest.approx(1.0)
-        assert info["members"][0]["trial_id"] == search.best_trial_id_
-        members = search.best_estimator_.estimators
-        expected = sum(w * m.predict_proba(X) for w, m in zip(weights, members))
-        np.testing.assert_allclose(search.predict_proba(X), expected, rtol=1e-6)
-    else:
-        assert info["kind"] == "bag"
+    assert info["kind"] == "ensemble"
+    weights = [m["weight"] for m in info["members"]]
+    assert weights == pytest.approx([2 / 3, 1 / 3])
+    ids = [m["trial_id"] for m in info["members"]]
+    assert ids[0] == search.best_trial_id_ and len(set(ids)) == 2
+    members = search.best_estimator_.estimators
+    expected = sum(w * m.predict_proba(X) for w, m in zip(weights, members))
+    np.testing.assert_allclose(search.predict_proba(X), expected, rtol=1e-6)
 
 
 def test_greedy_selection_adds_a_candidate_only_while_it_lowers_the_loss():
@@ -266,7 +273,17 @@ def test_ensemble_auto_averages_three_configurations_for_cross_validated_classif
     assert resolve_ensemble(ensemble, task, n_folds) == expected
 
 
-def test_the_default_final_model_is_the_ensemble_of_three(tmp_path, clf36):
+def test_the_default_final_model_is_the_ensemble_of_three(tmp_path, clf36, monkeypatch):
+    from seqtune.search import _final
+
+    sizes = []
+    real = _final.greedy_selection
+
+    def spy(predictions, loss, size):
+        sizes.append(size)
+        return real(predictions, loss, size)
+
+    monkeypatch.setattr(_final, "greedy_selection", spy)
     X, y = clf36
     space = {**TINY, "units": [2, 4, 6], "learning_rate": [0.05, 0.01]}
     default = _search(tmp_path, space=space, max_trials=4, pruning=False).fit(X, y)
@@ -277,8 +294,7 @@ def test_the_default_final_model_is_the_ensemble_of_three(tmp_path, clf36):
     assert default.final_model_ == explicit.final_model_
     np.testing.assert_allclose(default.predict_proba(X), explicit.predict_proba(X), rtol=1e-6)
     assert single.final_model_ == {"kind": "bag", "n_models": 3}
-    members = default.final_model_.get("members", [default.final_model_])
-    assert 1 <= len(members) <= 3
+    assert sizes[:2] == [3, 3]  # the default chose among up to 3 configurations, as ensemble=3
 
 
 def test_forecasters_refuse_bagging(tmp_path):

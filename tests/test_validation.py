@@ -57,9 +57,13 @@ def test_string_X():
         SequenceClassifier(**TINY).fit(np.array([["a", "b"], ["c", "d"]]), [0, 1])
 
 
-@pytest.mark.parametrize("shape", [(10,), (2, 3, 4, 5)])
-def test_wrong_number_of_dimensions(shape):
-    with pytest.raises(ValueError, match="dimensions|Expected 2D array"):
+@pytest.mark.parametrize(("shape", "message"), [
+    ((10,), r"Expected 2D array, got 1D array instead"),
+    ((2, 3, 4, 5), r"X has 4 dimensions \(shape \(2, 3, 4, 5\)\); SequenceClassifier expects "
+                   r"\(n_samples, n_timesteps\) or \(n_samples, n_timesteps, n_features\)"),
+])
+def test_wrong_number_of_dimensions(shape, message):
+    with pytest.raises(ValueError, match=message):
         SequenceClassifier(**TINY).fit(np.zeros(shape), np.arange(shape[0]) % 2)
 
 
@@ -93,14 +97,14 @@ def test_unknown_param_gets_did_you_mean():
 
 
 def test_sparse_input():
-    with pytest.raises(TypeError, match="[Ss]parse"):
+    with pytest.raises(TypeError, match="Sparse data was passed for X, but dense data is required"):
         SequenceClassifier(**TINY).fit(sparse.csr_matrix(np.eye(6)), [0, 1] * 3)
 
 
 def test_predict_before_fit():
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="This SequenceClassifier instance is not fitted yet"):
         SequenceClassifier().predict(np.zeros((2, 3)))
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="This SequenceRegressor instance is not fitted yet"):
         SequenceRegressor().predict(np.zeros((2, 3)))
 
 

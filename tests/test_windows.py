@@ -62,9 +62,15 @@ def test_windows_are_views_not_copies():
     ds = WindowDataset(y, lookback=256, horizon=4, batch_size=64)
     assert np.shares_memory(ds.history_windows, ds.series)
     assert np.shares_memory(ds.target_windows, ds.series)
-    # The strided views cost no memory of their own: nbytes of what they own is the series.
-    assert ds.history_windows.base is not None
-    assert ds.series.nbytes == y.nbytes
+    # The strided views own no memory: every byte they reach lies inside the series.
+    from numpy.lib.array_utils import byte_bounds
+
+    low, high = byte_bounds(ds.series)
+    for view in (ds.history_windows, ds.target_windows):
+        assert not view.flags.owndata
+        start, end = byte_bounds(view)
+        assert low <= start and end <= high
+    assert ds.history_windows.nbytes > 100 * ds.series.nbytes  # what copies would have cost
     # A batch is a fresh array of one batch only.
     hist, targ = ds[3]
     assert hist.shape == (64, 256, 1) and targ.shape == (64, 4)
