@@ -128,20 +128,29 @@ def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int
     totals = []
     for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
         seed = int(project.name[len(name) + len("_seed"):].split("_")[0])
+        records = read_trial_records(project)
         found = [(_seed_forecasts(project / f"trial_{r['trial_id']}", r), len(r["folds"]))
-                 for r in read_trial_records(project) if is_complete(r)]
+                 for r in records if is_complete(r)]
         found = [(oof, n) for oof, n in found if oof is not None]
         if not found:
             print(f"{name} seed {seed}: no complete trial with out-of-fold forecasts")
             continue
+        row = rows.get((name, seed))
+        spans = next(([f["n_test"] for f in r["folds"]] for r in records if is_complete(r)), None)
+        if row is not None and (row.get("fold_spans") != spans
+                                or row["n_trials"] != len(records)):
+            # Another search of this data set and seed (another --max-trials, say) has
+            # overwritten the one the row scored: its test figures would not be this one's.
+            print(f"{name} seed {seed}: the trials on disk (folds {spans}) are not those of the "
+                  f"latest default row ({row['n_trials']} trials, folds {row.get('fold_spans')})")
+            row = None
         n_folds = found[0][1]
         truths = [found[0][0][f"y_true{f}"] for f in range(n_folds)]
         forecasts = [[oof[f"y_pred{f}"] for f in range(n_folds)] for oof, _ in found]
         one, ens = nested_forecast_choice(forecasts, truths, size)
         totals.append((-one, -ens))  # higher is better, as accuracies
         # The test figures in the table's metric (MASE for Macrodata), as the row has them.
-        _report(name, seed, len(found), n_folds, "MAE", one, ens, rows.get((name, seed)),
-                DATASETS[name].metric)
+        _report(name, seed, len(found), n_folds, "MAE", one, ens, row, DATASETS[name].metric)
     return totals
 
 
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from benchmarks.run import _REPO, DATASETS, RESULTS
+    from benchmarks.run import _REPO, DATASETS, RESULTS, is_current_default
 
     backend = keras.config.backend()
     directory = args.directory or _REPO / "seqtune_search" / "benchmarks"
@@ -212,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         # The latest row per data set and seed, of the search whose trials are on disk.
         forecasting = DATASETS[row["dataset"]].task == "forecasting"
         if row["backend"] == backend and not row["quick"] and (
-                int(row.get("ensemble") or 1) > 1 if forecasting else not row.get("intensify")):
+                is_current_default(row) if forecasting else not row.get("intensify")):
             rows[(row["dataset"], row["seed"])] = row
     print(f"backend {backend}; nested accuracy over the training series, or MAE over the "
           f"folds (best one / ensemble of up to {args.size}), then test from runs.jsonl")

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --pick-seeds: change a parameter of every pick (a YAML "
                              "value: scaling=window, log=true)")
     parser.add_argument("--intensify", type=int, default=None, metavar="K",
-                        help="read the rows of runs.jsonl run with this intensify value")
+                        help="read the rows of runs.jsonl run with this intensify value "
+                             "(default: the rows of today's default search)")
     args = parser.parse_args(argv)
     overrides = _overrides(parser, args.set)
     if overrides and not args.pick_seeds:
@@ -58,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from benchmarks.run import DATASETS, RESULTS, _estimator, _load
+    from benchmarks.run import DATASETS, RESULTS, _estimator, _load, is_current_default
 
+    # The latest row per data set and seed of one protocol (a later row of another
+    # section, say --max-trials 100, must not stand in for the default search's).
     rows = {(r["dataset"], r["seed"]): r for r in map(json.loads, RESULTS.open())
             if r["backend"] == keras.config.backend() and not r["quick"]
-            and (args.intensify is None or r.get("intensify") == args.intensify)}
+            and (is_current_default(r) if args.intensify is None
+                 else r.get("intensify") == args.intensify)}
     print(f"backend {keras.config.backend()}, {os.cpu_count()} CPU cores")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
@@ -123,9 +127,10 @@ def _fold_score(estimator, space: dict, fit_args: tuple, seed: int,
     """The cross-validated score of one configuration: the only trial of a search."""
     from seqtune import SequenceSearch
 
+    # intensify=0: the score of this one seed, not a mean over re-scoring seeds.
     search = SequenceSearch(estimator, space=space, tuner="random", max_trials=1, cv="auto",
                             directory=directory, overwrite=True, tracking=False, refit=False,
-                            random_state=seed, verbose=0)
+                            random_state=seed, verbose=0, intensify=0)
     started = time.perf_counter()
     search.fit(*fit_args)
     return (search.best_score_, search.objective_["name"], search.n_folds_,

@@ -73,12 +73,69 @@ def test_a_row_is_dirty_only_when_code_differs_from_its_commit(tmp_path):
     (tmp_path / "benchmarks" / "results" / "runs.jsonl").write_text("{}\n")
     (tmp_path / "benchmarks" / "RESULTS.md").write_text("table\n")
     assert _commit(tmp_path) == head
+    (tmp_path / "new_module.py").write_text("y = 1\n")  # untracked, and code all the same
+    assert _commit(tmp_path) == head + "+dirty"
+    (tmp_path / "new_module.py").unlink()
     (tmp_path / "code.py").write_text("x = 2\n")
     assert _commit(tmp_path) == head + "+dirty"
     assert _commit(tmp_path / "missing") == "unknown"
     (tmp_path / "not_a_repo").mkdir()
     (tmp_path / "not_a_repo" / ".git").write_text("gitdir: /nonexistent\n")
     assert _commit(tmp_path / "not_a_repo") == "unknown"
+
+
+def test_a_benchmark_refuses_to_run_uncommitted_code(tmp_path, monkeypatch, capsys):
+    from benchmarks import run
+
+    monkeypatch.setattr(run, "_commit", lambda repo=None: "abc1234+dirty")
+    monkeypatch.setattr(run, "run_one", lambda *a, **k: pytest.fail("a search was started"))
+    with pytest.raises(SystemExit) as exit_:
+        run.main(["--seed-list", "0", "gunpoint", "--results", str(tmp_path / "r.jsonl")])
+    assert exit_.value.code == 2
+    assert "the code has uncommitted changes" in capsys.readouterr().err
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def _table_row(dataset, seed, commit, **extra):
+    metric = "accuracy" if dataset == "pickup_gesture" else "mae"
+    return {"dataset": dataset, "seed": seed, "backend": "jax", "quick": False, "metric": metric,
+            "defaults": {metric: 0.5}, "searched": {metric: 0.75}, "n_trials": 9, "n_pruned": 1,
+            "trials_s": 900.0, "budget_s": 900.0, "n_folds": 5, "final_model": {"kind": "bag"},
+            "best_params": {}, "date": "2026-12-05", "commit": commit, "keras": "3", "cpus": 2,
+            "command": f"python -m benchmarks.run {dataset}", **extra}
+
+
+def test_rows_that_ran_before_a_later_fix_are_marked_beside_their_figure(monkeypatch):
+    from benchmarks import run
+
+    before = {("old1234", "78abe70"), ("old1234", "6e749ff")}
+    monkeypatch.setattr(run, "_lacks", lambda commit, fix: (commit, fix) in before)
+    table = run.render([_table_row("pickup_gesture", 0, "old1234+dirty"),
+                        _table_row("pickup_gesture", 1, "new5678"),
+                        _table_row("airline", 0, "old1234", intensify=0),
+                        _table_row("airline", 1, "old1234", intensify=3)])
+    pickup, airline = table.split("## Airline")
+    assert "| 0 | 0.500 | 0.750† |" in pickup and "| 1 | 0.500 | 0.750 |" in pickup
+    assert "† Ran before 78abe70, which changed this: its first trial saw 64 strided steps" in pickup
+    # The re-scoring fix touches only searches that re-score.
+    plain, rescored = airline.split("### jax, intensify=3")
+    assert "†" not in plain
+    assert "| 1 | 0.5 | 0.8† |" in rescored and "† Ran before 6e749ff" in rescored
+
+
+def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
+    from benchmarks.run import _lacks
+
+    known = subprocess.run(["git", "cat-file", "-e", "2581e95^{commit}"], cwd=REPO,
+                           capture_output=True, timeout=30)
+    if known.returncode:
+        pytest.skip("needs the repository's history (a shallow clone or no checkout)")
+
+    assert _lacks("2581e95", "78abe70") is True  # a Pickup row of 2026-12-05
+    assert _lacks("98f5d08", "78abe70") is False  # the fix and a later commit
+    assert _lacks("78abe70", "78abe70") is False
+    assert _lacks("0000000", "78abe70") is False  # git cannot tell: no mark
+    assert _lacks("unknown", "78abe70") is False
 
 
 def test_fold_scores_scores_a_configuration_as_the_search_scored_it(tmp_path):
