@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{objective} {score:.4f} over {n_folds} folds ({seconds:.0f} s)",
                           flush=True)
                 fresh = scores[1:]
+                # A re-scored pick's recorded score is its mean over the search's seeds.
                 print(f"{name} seed {seed}: the pick's CV {objective} in the search "
                       f"{row['best_cv_score']:.4f}, again with its seed {scores[0]:.4f}, with "
                       f"{len(fresh)} fresh seeds mean {statistics.fmean(fresh):.4f} (range "
