@@ -300,3 +300,18 @@ def test_nested_forecast_choice_scores_each_fold_with_choices_made_on_the_others
     # Chosen on fold 1 (a, b at 1:1, blend 0 there), scored on fold 0: |(1 - 1.5) / 2|.
     # Chosen on fold 0: a + b gives -0.25, then a again 1/6; scored on fold 1: (2 - 1) / 3.
     assert ensemble == pytest.approx((0.25 + 1 / 3) / 2)
+
+
+def test_the_committed_table_is_what_its_rows_render_to():
+    # RESULTS.md is never edited by hand: `python -m benchmarks.run --render` rewrites it
+    # from runs.jsonl and NOTES.md, so the two cannot drift apart.
+    from benchmarks.run import OUTPUT, RESULTS, render
+
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO,
+                             capture_output=True, text=True, timeout=30)
+    if shallow.returncode or shallow.stdout.strip() != "false":
+        pytest.skip("the marks of rows before a fix need the repository's whole history")
+    rows = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line]
+    notes = (RESULTS.parent / "NOTES.md").read_text(encoding="utf-8")
+    assert OUTPUT.read_text(encoding="utf-8") == render(rows, notes), \
+        "benchmarks/RESULTS.md is stale: run `python -m benchmarks.run --render`"
