@@ -234,11 +234,13 @@ def test_log_trial_without_trial_id_names_the_problem(store, tmp_path):
 
 
 class _CallCounter:
-    """Wraps an MlflowClient and counts calls by method name."""
+    """Wraps an MlflowClient: counts calls by method name, and records MLflow's HTTP
+    settings as each call sees them (``seen``, one entry per call)."""
 
     def __init__(self, client):
         self._client = client
         self.calls: dict[str, int] = {}
+        self.seen: list[dict] = []
 
     def __getattr__(self, name):
         attr = getattr(self._client, name)
@@ -247,6 +249,7 @@ class _CallCounter:
 
         def wrapper(*args, **kwargs):
             self.calls[name] = self.calls.get(name, 0) + 1
+            self.seen.append({key: os.environ.get(key) for key in _HTTP_ENV})
             return attr(*args, **kwargs)
 
         return wrapper
@@ -440,25 +443,6 @@ def test_worker_retries_by_itself_after_an_outage(store, tmp_path):
     assert sorted(_children(client, client.get_run(parent_id))) == ["0000"]
 
 
-class _EnvProbe:
-    """Counts client calls and records MLflow's HTTP settings as each call sees them."""
-
-    def __init__(self, client):
-        self._client = client
-        self.seen: list[dict] = []
-
-    def __getattr__(self, name):
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def wrapper(*args, **kwargs):
-            self.seen.append({key: os.environ.get(key) for key in _HTTP_ENV})
-            return attr(*args, **kwargs)
-
-        return wrapper
-
-
 def test_unreachable_server_is_asked_once_then_left_alone(tmp_path, monkeypatch):
     # A dead server must cost one short request, not MLflow's retries per trial.
     for key in _HTTP_ENV:
@@ -468,7 +452,7 @@ def test_unreachable_server_is_asked_once_then_left_alone(tmp_path, monkeypatch)
         assert sock.connect_ex(("127.0.0.1", port)) != 0
     uri = f"http://127.0.0.1:{port}"
     tracker = MlflowTracker(uri, "exp")
-    probe = tracker._client = _EnvProbe(MlflowClient(tracking_uri=uri))
+    probe = tracker._client = _CallCounter(MlflowClient(tracking_uri=uri))
     with pytest.warns(TrackingWarning, match=f"127.0.0.1:{port}") as caught:
         assert _start(tracker, tmp_path / "proj") is None
         assert tracker.offline
