@@ -55,6 +55,13 @@ LATER_FIXES = (
      lambda row: bool(row.get("intensify"))),
 )
 
+#: Changes to a default search space, by commit: (commit, data sets, section label).
+#: Rows whose commit includes one get a section of their own, named by the label, so a
+#: section never mixes two spaces; only rows with every change are today's default.
+SPACE_CHANGES = (
+    ("aa4ed4e", ("airline", "macrodata"), "5-network trials"),
+)
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -342,7 +349,8 @@ def _variant(row: dict) -> str:
     A multi-step forecaster's rows that record ``fold_spans`` were scored on every
     origin of each fold (``make_folds``, 2026-12-05): "rolling-origin folds". A trial cap
     other than the protocol's ``DEFAULT_MAX_TRIALS`` (rows without one ran under it) is
-    named too, since it sets how much of the time budget a search may use.
+    named too, since it sets how much of the time budget a search may use, and so is
+    every change of the default space the row's commit includes (``SPACE_CHANGES``).
     """
     max_trials = int(row.get("max_trials") or DEFAULT_MAX_TRIALS)
     intensify = int(row.get("intensify") or 0)
@@ -353,7 +361,16 @@ def _variant(row: dict) -> str:
             + (f", ensemble={ensemble}" if ensemble != 1 else "")
             + (f", objective={objective}" if other else "")
             + (", rolling-origin folds" if _rolling_origins(row) else "")
-            + (f", max_trials={max_trials}" if max_trials != DEFAULT_MAX_TRIALS else ""))
+            + (f", max_trials={max_trials}" if max_trials != DEFAULT_MAX_TRIALS else "")
+            + "".join(f", {label}" for _, label in _space_changes(row)))
+
+
+def _space_changes(row: dict) -> list[tuple[str, str]]:
+    """The entries of ``SPACE_CHANGES`` for this row's data set: (commit, label) each,
+    for those its commit includes."""
+    commit = str(row.get("commit") or "").removesuffix("+dirty")
+    return [(change, label) for change, names, label in SPACE_CHANGES
+            if row["dataset"] in names and _has(commit, change)]
 
 
 def _rolling_origins(row: dict) -> bool:
@@ -370,7 +387,9 @@ def is_current_default(row: dict) -> bool:
             and int(row.get("ensemble") or 1) == resolve_ensemble("auto", task, n_folds)
             and row.get("objective") in (None, DATASETS[row["dataset"]].objective)
             and (DATASETS[row["dataset"]].horizon == 1 or _rolling_origins(row))
-            and int(row.get("max_trials") or DEFAULT_MAX_TRIALS) == DEFAULT_MAX_TRIALS)
+            and int(row.get("max_trials") or DEFAULT_MAX_TRIALS) == DEFAULT_MAX_TRIALS
+            and len(_space_changes(row)) == sum(row["dataset"] in names
+                                                for _, names, _ in SPACE_CHANGES))
 
 
 _MARKS = "†‡§¶"
@@ -383,18 +402,25 @@ def _missing_fixes(row: dict) -> list[tuple]:
             if row["dataset"] in fix[1] and fix[3](row) and _lacks(commit, fix[0])]
 
 
-@functools.lru_cache(maxsize=None)
-def _lacks(commit: str, fix: str, repo: Path = _REPO) -> bool:
+def _lacks(commit: str, fix: str) -> bool:
     """Whether ``commit`` comes before ``fix`` in this repository's history; False when
     git cannot tell (no checkout, an unknown commit)."""
+    return _has(commit, fix) is False
+
+
+@functools.lru_cache(maxsize=None)
+def _has(commit: str, change: str, repo: Path = _REPO) -> bool | None:
+    """Whether ``commit`` includes ``change``; None when git cannot tell (no checkout, a
+    shallow clone, an unknown commit)."""
     if not commit or commit == "unknown":
-        return False
+        return None
     try:
-        out = subprocess.run(["git", "merge-base", "--is-ancestor", fix, commit], cwd=repo,
+        out = subprocess.run(["git", "merge-base", "--is-ancestor", change, commit], cwd=repo,
                              capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return False
-    return out.returncode == 1  # 0: the fix is in the commit's history; 128: unknown
+        return None
+    # 0: the change is in the commit's history; 1: it is not; 128: git cannot tell
+    return {0: True, 1: False}.get(out.returncode)
 
 
 def _alternatives(row: dict, metric: str) -> str:

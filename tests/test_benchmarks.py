@@ -124,6 +124,24 @@ def test_rows_that_ran_before_a_later_fix_are_marked_beside_their_figure(monkeyp
     assert "| 1 | 30.0 | 12.0† |" in rescored and "† Ran before 6e749ff" in rescored
 
 
+def test_rows_searched_over_a_changed_space_get_a_section_of_their_own(monkeypatch):
+    from benchmarks import run
+
+    monkeypatch.setattr(run, "SPACE_CHANGES", (("space01", ("airline",), "smaller space"),))
+    monkeypatch.setattr(run, "_has", lambda commit, change: commit == "new5678")
+    monkeypatch.setattr(run, "_lacks", lambda commit, fix: False)
+    rows = [_table_row("airline", s, "old1234", intensify=3, n_folds=3, fold_spans=[8, 8, 8])
+            for s in (0, 1)]
+    rows.append(_table_row("airline", 0, "new5678", intensify=3, n_folds=3, fold_spans=[8, 8, 8]))
+    assert [run.is_current_default(r) for r in rows] == [False, False, True]
+    table = run.render(rows)
+    assert "### jax, intensify=3, rolling-origin folds\n" in table
+    assert "### jax, intensify=3, rolling-origin folds, smaller space (today's default search)" in table
+    # A data set the change does not touch keeps its section and stays the default.
+    other = _table_row("pickup_gesture", 0, "old1234", ensemble=3)
+    assert run._variant(other) == "jax, ensemble=3" and run.is_current_default(other)
+
+
 def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
     from benchmarks.run import _lacks
 
@@ -231,8 +249,11 @@ def test_rows_that_averaged_configurations_get_a_section_of_their_own():
     assert "| 0 | 0.900" not in averaged and "| 5 | 0.900" not in single
 
 
-def test_rows_ranked_by_another_objective_are_named_and_the_default_search_is_marked():
+def test_rows_ranked_by_another_objective_are_named_and_the_default_search_is_marked(monkeypatch):
+    from benchmarks import run
     from benchmarks.run import render
+
+    monkeypatch.setattr(run, "SPACE_CHANGES", ())  # these rows searched today's space
 
     def row(seed, objective, intensify, mase, ensemble=1):
         return {"dataset": "macrodata", "seed": seed, "backend": "jax", "quick": False,
