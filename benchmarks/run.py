@@ -55,11 +55,13 @@ LATER_FIXES = (
      lambda row: bool(row.get("intensify"))),
 )
 
-#: Changes to a default search space, by commit: (commit, data sets, section label).
-#: Rows whose commit includes one get a section of their own, named by the label, so a
-#: section never mixes two spaces; only rows with every change are today's default.
+#: Changes to a default search space: (commit, the commit that reverted it or None, data
+#: sets, section label). Rows whose commit includes a change, and not its revert, get a
+#: section of their own, named by the label, so a section never mixes two spaces. Today's
+#: default rows have every change still in force and none reverted. Telling needs the
+#: repository's history: in a shallow clone or for an unknown commit no row is labelled.
 SPACE_CHANGES = (
-    ("aa4ed4e", ("airline", "macrodata"), "5-network trials"),
+    ("aa4ed4e", "4d13b0d", ("airline", "macrodata"), "5-network trials"),
 )
 
 
@@ -366,11 +368,12 @@ def _variant(row: dict) -> str:
 
 
 def _space_changes(row: dict) -> list[tuple[str, str]]:
-    """The entries of ``SPACE_CHANGES`` for this row's data set: (commit, label) each,
-    for those its commit includes."""
+    """The entries of ``SPACE_CHANGES`` in force at this row's commit, for its data set:
+    (commit, label) each. A ``+dirty`` commit counts as its committed part."""
     commit = str(row.get("commit") or "").removesuffix("+dirty")
-    return [(change, label) for change, names, label in SPACE_CHANGES
-            if row["dataset"] in names and _has(commit, change)]
+    return [(change, label) for change, revert, names, label in SPACE_CHANGES
+            if row["dataset"] in names and _has(commit, change)
+            and not (revert and _has(commit, revert))]
 
 
 def _rolling_origins(row: dict) -> bool:
@@ -388,8 +391,9 @@ def is_current_default(row: dict) -> bool:
             and row.get("objective") in (None, DATASETS[row["dataset"]].objective)
             and (DATASETS[row["dataset"]].horizon == 1 or _rolling_origins(row))
             and int(row.get("max_trials") or DEFAULT_MAX_TRIALS) == DEFAULT_MAX_TRIALS
-            and len(_space_changes(row)) == sum(row["dataset"] in names
-                                                for _, names, _ in SPACE_CHANGES))
+            and [c for c, _ in _space_changes(row)] == [
+                change for change, revert, names, _ in SPACE_CHANGES
+                if row["dataset"] in names and revert is None])
 
 
 _MARKS = "†‡§¶"
@@ -411,7 +415,8 @@ def _lacks(commit: str, fix: str) -> bool:
 @functools.lru_cache(maxsize=None)
 def _has(commit: str, change: str, repo: Path = _REPO) -> bool | None:
     """Whether ``commit`` includes ``change``; None when git cannot tell (no checkout, a
-    shallow clone, an unknown commit)."""
+    shallow clone, an unknown commit). Cached for the process, None included: a render
+    reads one checkout's history."""
     if not commit or commit == "unknown":
         return None
     try:

@@ -127,7 +127,7 @@ def test_rows_that_ran_before_a_later_fix_are_marked_beside_their_figure(monkeyp
 def test_rows_searched_over_a_changed_space_get_a_section_of_their_own(monkeypatch):
     from benchmarks import run
 
-    monkeypatch.setattr(run, "SPACE_CHANGES", (("space01", ("airline",), "smaller space"),))
+    monkeypatch.setattr(run, "SPACE_CHANGES", (("space01", None, ("airline",), "smaller space"),))
     monkeypatch.setattr(run, "_has", lambda commit, change: commit == "new5678")
     monkeypatch.setattr(run, "_lacks", lambda commit, fix: False)
     rows = [_table_row("airline", s, "old1234", intensify=3, n_folds=3, fold_spans=[8, 8, 8])
@@ -140,6 +140,25 @@ def test_rows_searched_over_a_changed_space_get_a_section_of_their_own(monkeypat
     # A data set the change does not touch keeps its section and stays the default.
     other = _table_row("pickup_gesture", 0, "old1234", ensemble=3)
     assert run._variant(other) == "jax, ensemble=3" and run.is_current_default(other)
+
+
+def test_a_reverted_space_change_labels_only_the_rows_searched_while_it_was_in_force(monkeypatch):
+    from benchmarks import run
+
+    # space01 came in at mid5678 and was reverted at new9012.
+    history = {"mid5678": {"space01"}, "new9012": {"space01", "revert1"}, "old1234": set()}
+    monkeypatch.setattr(run, "SPACE_CHANGES",
+                        (("space01", "revert1", ("airline",), "fixed ensemble size"),))
+    monkeypatch.setattr(run, "_has", lambda commit, change: change in history[commit])
+    monkeypatch.setattr(run, "_lacks", lambda commit, fix: False)
+    rows = [_table_row("airline", 0, c, intensify=3, n_folds=3, fold_spans=[8, 8, 8])
+            for c in ("old1234", "mid5678", "new9012")]
+    assert [run._variant(r).endswith("fixed ensemble size") for r in rows] == [False, True, False]
+    # The space is back to what it was before the change: the older rows are today's too.
+    assert [run.is_current_default(r) for r in rows] == [True, False, True]
+    headers = [line for line in run.render(rows).splitlines() if line.startswith("### ")]
+    assert headers == ["### jax, intensify=3, rolling-origin folds (today's default search)",
+                       "### jax, intensify=3, rolling-origin folds, fixed ensemble size"]
 
 
 def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
@@ -155,6 +174,26 @@ def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
     assert _lacks("78abe70", "78abe70") is False
     assert _lacks("0000000", "78abe70") is False  # git cannot tell: no mark
     assert _lacks("unknown", "78abe70") is False
+
+
+def test_a_row_has_a_space_change_when_its_commit_includes_it_and_not_its_revert():
+    from benchmarks.run import SPACE_CHANGES, _has, _space_changes
+
+    known = subprocess.run(["git", "cat-file", "-e", "4d13b0d^{commit}"], cwd=REPO,
+                           capture_output=True, timeout=30)
+    if known.returncode:
+        pytest.skip("needs the repository's history (a shallow clone or no checkout)")
+
+    assert ("aa4ed4e", "4d13b0d", ("airline", "macrodata"), "5-network trials") in SPACE_CHANGES
+    assert _has("246575c", "aa4ed4e") is False
+    assert _has("30ca07d", "aa4ed4e") is True and _has("30ca07d", "4d13b0d") is False
+    assert _has("0000000", "aa4ed4e") is None  # git cannot tell
+    airline = {"dataset": "airline"}
+    assert _space_changes({**airline, "commit": "30ca07d"}) == [("aa4ed4e", "5-network trials")]
+    assert _space_changes({**airline, "commit": "30ca07d+dirty"}) == [("aa4ed4e", "5-network trials")]
+    assert _space_changes({**airline, "commit": "246575c"}) == []
+    assert _space_changes({**airline, "commit": "4d13b0d"}) == []
+    assert _space_changes({"dataset": "gunpoint", "commit": "30ca07d"}) == []
 
 
 def test_fold_scores_scores_a_configuration_as_the_search_scored_it(tmp_path):
@@ -197,7 +236,8 @@ def test_rows_of_another_search_option_get_a_section_of_their_own():
     assert "1 seed(s), not 5" in intensified
 
 
-def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_older_ones():
+def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_older_ones(monkeypatch):
+    from benchmarks import run
     from benchmarks.run import render
 
     def row(seed, mae, **extra):
@@ -210,6 +250,7 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
                 "command": "python -m benchmarks.run airline", **extra}
 
     # Rows without fold_spans scored one 24-month forecast per fold.
+    monkeypatch.setattr(run, "SPACE_CHANGES", ())  # these rows searched today's space
     table = render([row(0, 20.0), row(0, 12.0, fold_spans=[47, 24])])
     headers = [line for line in table.splitlines() if line.startswith("### ")]
     assert headers == ["### jax, intensify=3",
