@@ -187,7 +187,8 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     others = ((("refit", ("refit", 1)), ("bag", ("bag", 1)), ("ensemble3", ("bag", 3)))
               if ds.task == "classification"
               # A forecaster's ensemble was measured on Airline's one-origin folds only.
-              else (("single", ("refit", 1)), ("ensemble3", ("refit", 3))))
+              else (("single", ("refit", 1)), ("seeds", ("refit_seeds", 1)),
+                    ("ensemble3", ("refit", 3))))
     if not quick:
         # The same trials with another final model: resuming the finished search runs no
         # trial, it only builds the model (not tracked, so MLflow keeps one parent run).
@@ -218,10 +219,38 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
                         **({"n_members": len(search.final_model_["members"])}
                            if "members" in (search.final_model_ or {}) else {})},
         "alternatives": alternatives,
+        "pick_seed_folds": _pick_seed_folds(search) if ds.task == "forecasting" else None,
         "date": dt.date.today().isoformat(), "commit": _commit(),
         "keras": keras.__version__, "python": platform.python_version(),
         "cpus": os.cpu_count(), "command": command or "python -m benchmarks.run",
     }
+
+
+def _pick_seed_folds(search) -> dict | None:
+    """The pick's fold score on its first weight seed, the mean of its re-scoring seeds'
+    scores, and the score of their forecasts averaged (what ``final_model="refit_seeds"``
+    delivers, measured on the folds alone); None when the pick was not re-scored."""
+    import numpy as np
+
+    from seqtune.backtest import METRICS
+    from seqtune.search._final import _seed_forecasts, forecast_fold_loss, scored_seeds
+    from seqtune.search._runner import read_oof
+
+    best = next(r for r in search.records_ if r["trial_id"] == search.best_trial_id_)
+    trial_dir = Path(search.project_dir_) / f"trial_{best['trial_id']}"
+    first, averaged = read_oof(trial_dir, "forecasting"), _seed_forecasts(trial_dir, best)
+    if len(scored_seeds(best)) < 2 or first is None or averaged is None:
+        return None
+    n = len(best["folds"])
+    loss = forecast_fold_loss([first[f"y_true{i}"] for i in range(n)],
+                              [first[f"scale{i}"] for i in range(n)],
+                              search.objective_["name"] if search.objective_["name"] in METRICS
+                              else "mae")
+    stacked = [np.concatenate([oof[f"y_pred{i}"] for i in range(n)]) for oof in (first, averaged)]
+    return {"n_seeds": len(scored_seeds(best)), "first": loss(stacked[0]),
+            "mean": float(np.mean([s["score"] for s in best["seeds"]
+                                   if s.get("status") == "COMPLETED" and s.get("score") is not None])),
+            "averaged": loss(stacked[1])}
 
 
 def _commit(repo: Path = _REPO) -> str:

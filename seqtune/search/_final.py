@@ -8,6 +8,10 @@
   seed, and the fold models stand in for it when it still fails.
 * ``"bag"``: the best trial's fold models, averaged (AutoGluon's bagging); no refit, and
   every member was scored on data it never saw.
+* ``"refit_seeds"``: a re-scored configuration (``intensify``) refitted as above once
+  per weight seed it was scored with, and the refits averaged: the search ranked it by
+  the mean over those seeds, and one refit is a single draw from them. A
+  configuration scored with one seed is refitted once.
 * ``ensemble=k``: up to ``k`` configurations, chosen greedily on their out-of-fold
   predictions (Caruana et al. 2004, with replacement), each built as above, averaged
   with the weights the selection gave them. A forecaster's out-of-fold predictions are
@@ -34,7 +38,7 @@ from ._runner import fold_model_path, kept_epochs, read_oof
 __all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "forecast_fold_loss",
            "greedy_selection", "refit_epochs", "resolve_ensemble", "select_ensemble"]
 
-FINAL_MODELS = ("auto", "refit", "bag")
+FINAL_MODELS = ("auto", "refit", "bag", "refit_seeds")
 #: Configurations ``ensemble="auto"`` averages for cross-validated classifiers
 #: (benchmarks/README.md has the measurement, and says it followed test scores).
 AUTO_ENSEMBLE = 3
@@ -120,9 +124,45 @@ def _bag(task: str, record: dict, project_dir: Path) -> Any | None:
     return cls(members)
 
 
+def scored_seeds(record: dict) -> list:
+    """The weight seeds a configuration completed its folds with, its first seed first:
+    those of its re-scoring (``intensify``), or ``[]`` when it was not re-scored."""
+    return [s["random_state"] for s in record.get("seeds") or []
+            if s.get("status") == "COMPLETED" and s.get("score") is not None]
+
+
+def _refit_seeds(task: str, estimator: Any, record: dict, fit_args: tuple,
+                 project_dir: Path) -> tuple[Any, dict]:
+    """One checked refit per seed in :func:`scored_seeds`, averaged with equal weights."""
+    from seqtune.ensemble import (
+        SequenceEnsembleClassifier,
+        SequenceEnsembleForecaster,
+        SequenceEnsembleRegressor,
+    )
+
+    seeds = scored_seeds(record)
+    if len(seeds) < 2:
+        model, info = build_member("refit", task, estimator, record, fit_args, project_dir)
+        return model, {**info, "n_models": 1}
+    members, infos = [], []
+    for seed in seeds:
+        seeded = {**record, "params": {**record["params"], "random_state": seed}}
+        model, info = build_member("refit", task, estimator, seeded, fit_args, project_dir)
+        members.append(model)
+        infos.append({**info, "random_state": seed})
+    cls = {"classification": SequenceEnsembleClassifier,
+           "forecasting": SequenceEnsembleForecaster}.get(task, SequenceEnsembleRegressor)
+    return cls(members), {"kind": "refit_seeds", "n_models": len(members), "seeds": infos,
+                          "epochs": infos[0].get("epochs"),
+                          "verified": all(i.get("verified") for i in infos)}
+
+
 def build_member(strategy: str, task: str, estimator: Any, record: dict, fit_args: tuple,
                  project_dir: Path) -> tuple[Any, dict]:
-    """One configuration's final model, by ``strategy`` (``"refit"`` or ``"bag"``)."""
+    """One configuration's final model, by ``strategy`` (``"refit"``, ``"bag"`` or
+    ``"refit_seeds"``)."""
+    if strategy == "refit_seeds":
+        return _refit_seeds(task, estimator, record, fit_args, project_dir)
     if strategy == "bag":
         bagged = _bag(task, record, project_dir)
         if bagged is not None:

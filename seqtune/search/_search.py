@@ -118,12 +118,14 @@ class SequenceSearch(BaseEstimator):
         Stop a trial after a fold when its folds so far are worse than the best
         complete trial's same folds by more than that trial's fold-to-fold standard
         deviation (status "PRUNED", ``stopped_by="pruning"``; it cannot be the best).
-    final_model : {"auto", "refit", "bag"}, default="auto"
+    final_model : {"auto", "refit", "bag", "refit_seeds"}, default="auto"
         What ``best_estimator_`` is. "refit": the best configuration trained on all
         the data for the median of the epochs its folds kept (no early stopping),
         then checked against the folds' training loss and tried again with another
         seed if it did not train. "bag": the best trial's fold models, averaged (no
-        refit; classifiers and regressors). "auto": "bag" for cross-validated
+        refit; classifiers and regressors). "refit_seeds": one such refit per weight
+        seed a re-scored configuration (``intensify``) was ranked on, averaged; a
+        configuration not re-scored is refitted once. "auto": "bag" for cross-validated
         classifiers and regressors, else "refit" (benchmarks/README.md has the
         measurement).
     ensemble : int or "auto", default="auto"
@@ -192,7 +194,8 @@ class SequenceSearch(BaseEstimator):
         ``seqtune.ensemble.SequenceEnsembleClassifier`` / ``...Regressor`` /
         ``...Forecaster`` of fold models or configurations. None when ``refit=False``.
     final_model_ : dict
-        How ``best_estimator_`` was made: ``kind`` ("refit", "bag" or "ensemble"), and
+        How ``best_estimator_`` was made: ``kind`` ("refit", "bag", "refit_seeds" with
+        one entry per seed in ``seeds``, or "ensemble"), and
         for a refit its ``epochs``, ``train_loss`` against the folds'
         ``fold_train_loss``, and ``attempts``.
     best_params_ : dict
