@@ -203,7 +203,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     statuses = [r["status"] for r in search.records_]
     return {
         "dataset": name, "seed": seed, "backend": keras.config.backend(), "quick": quick,
-        "intensify": intensify, "ensemble": ensemble,
+        "intensify": intensify, "ensemble": ensemble, "final_strategy": own[0],
         "metric": ds.metric, "defaults": defaults_score, "searched": searched_score,
         "defaults_s": round(defaults_s, 1), "search_wall_s": round(total_s, 1),
         "trials_s": round(search_s, 1), "budget_s": budget, "max_trials": search.max_trials,
@@ -381,7 +381,8 @@ def _variant(row: dict) -> str:
     origin of each fold (``make_folds``, 2026-12-05): "rolling-origin folds". A trial cap
     other than the protocol's ``DEFAULT_MAX_TRIALS`` (rows without one ran under it) is
     named too, since it sets how much of the time budget a search may use, and so is
-    every change of the default space the row's commit includes (``SPACE_CHANGES``).
+    every change of the default space the row's commit includes (``SPACE_CHANGES``), and
+    a final model averaging a refit per seed (``final_strategy``).
     """
     max_trials = int(row.get("max_trials") or DEFAULT_MAX_TRIALS)
     intensify = int(row.get("intensify") or 0)
@@ -393,6 +394,7 @@ def _variant(row: dict) -> str:
             + (f", objective={objective}" if other else "")
             + (", rolling-origin folds" if _rolling_origins(row) else "")
             + (f", max_trials={max_trials}" if max_trials != DEFAULT_MAX_TRIALS else "")
+            + (", a refit per seed" if _final_strategy(row) == "refit_seeds" else "")
             + "".join(f", {label}" for _, label in _space_changes(row)))
 
 
@@ -411,7 +413,7 @@ def _rolling_origins(row: dict) -> bool:
 
 def is_current_default(row: dict) -> bool:
     """Whether a row's search options are what ``SequenceSearch`` does by default today."""
-    from seqtune.search._final import resolve_ensemble
+    from seqtune.search._final import resolve_ensemble, resolve_final_model
     from seqtune.search._intensify import resolve_intensify
 
     task, n_folds = DATASETS[row["dataset"]].task, int(row.get("n_folds") or 1)
@@ -420,9 +422,20 @@ def is_current_default(row: dict) -> bool:
             and row.get("objective") in (None, DATASETS[row["dataset"]].objective)
             and (DATASETS[row["dataset"]].horizon == 1 or _rolling_origins(row))
             and int(row.get("max_trials") or DEFAULT_MAX_TRIALS) == DEFAULT_MAX_TRIALS
+            and _final_strategy(row) == resolve_final_model("auto", task, n_folds)
             and [c for c, _ in _space_changes(row)] == [
                 change for change, revert, names, _ in SPACE_CHANGES
                 if row["dataset"] in names and revert is None])
+
+
+def _final_strategy(row: dict) -> str:
+    """How a row's final model was built (``final_model`` resolved). Rows written before
+    it was recorded used the default of their day: one refit for forecasters, the fold
+    models for cross-validated classifiers."""
+    if row.get("final_strategy"):
+        return row["final_strategy"]
+    task = DATASETS[row["dataset"]].task
+    return "refit" if task == "forecasting" or int(row.get("n_folds") or 1) < 2 else "bag"
 
 
 _MARKS = "†‡§¶"

@@ -355,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="held-out share scoring the trials with --cv none (default: 0.2)")
     tune.add_argument("--no-pruning", action="store_true",
                       help="run every fold of every trial (default: stop clearly worse trials early)")
-    tune.add_argument("--final-model", choices=("auto", "refit", "bag"), default="auto",
-                      help="the best configuration refitted and checked, or its fold models averaged "
-                           "(default: auto)")
+    tune.add_argument("--final-model", choices=("auto", "refit", "bag", "refit_seeds"),
+                      default="auto",
+                      help="the best configuration refitted and checked, its fold models averaged, "
+                           "or one refit per seed it was re-scored with, averaged (default: auto)")
     tune.add_argument("--ensemble", type=_auto_or_int("--ensemble"), default="auto",
                       help="average up to this many configurations chosen on out-of-fold "
                            "predictions; auto: 3 for cross-validated classifiers, else 1 "

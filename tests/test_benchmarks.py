@@ -103,7 +103,9 @@ def _table_row(dataset, seed, commit, **extra):
             "defaults": {metric: defaults}, "searched": {metric: searched}, "n_trials": 9, "n_pruned": 1,
             "trials_s": 900.0, "budget_s": 900.0, "n_folds": 5, "final_model": {"kind": "bag"},
             "best_params": {}, "date": "2026-12-05", "commit": commit, "keras": "3", "cpus": 2,
-            "command": f"python -m benchmarks.run {dataset}", **extra}
+            "command": f"python -m benchmarks.run {dataset}",
+            # Today's default final model: a forecaster's refit per seed, else not recorded.
+            **({"final_strategy": "refit_seeds"} if dataset == "airline" else {}), **extra}
 
 
 def test_rows_that_ran_before_a_later_fix_are_marked_beside_their_figure(monkeypatch):
@@ -135,8 +137,9 @@ def test_rows_searched_over_a_changed_space_get_a_section_of_their_own(monkeypat
     rows.append(_table_row("airline", 0, "new5678", intensify=3, n_folds=3, fold_spans=[8, 8, 8]))
     assert [run.is_current_default(r) for r in rows] == [False, False, True]
     table = run.render(rows)
-    assert "### jax, intensify=3, rolling-origin folds\n" in table
-    assert "### jax, intensify=3, rolling-origin folds, smaller space (today's default search)" in table
+    assert "### jax, intensify=3, rolling-origin folds, a refit per seed\n" in table
+    assert ("### jax, intensify=3, rolling-origin folds, a refit per seed, smaller space "
+            "(today's default search)") in table
     # A data set the change does not touch keeps its section and stays the default.
     other = _table_row("pickup_gesture", 0, "old1234", ensemble=3)
     assert run._variant(other) == "jax, ensemble=3" and run.is_current_default(other)
@@ -157,8 +160,9 @@ def test_a_reverted_space_change_labels_only_the_rows_searched_while_it_was_in_f
     # The space is back to what it was before the change: the older rows are today's too.
     assert [run.is_current_default(r) for r in rows] == [True, False, True]
     headers = [line for line in run.render(rows).splitlines() if line.startswith("### ")]
-    assert headers == ["### jax, intensify=3, rolling-origin folds (today's default search)",
-                       "### jax, intensify=3, rolling-origin folds, fixed ensemble size"]
+    assert headers == [
+        "### jax, intensify=3, rolling-origin folds, a refit per seed (today's default search)",
+        "### jax, intensify=3, rolling-origin folds, a refit per seed, fixed ensemble size"]
 
 
 def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
@@ -218,6 +222,33 @@ def test_fold_scores_scores_a_configuration_as_the_search_scored_it(tmp_path):
     assert reseeded != pytest.approx(score, rel=1e-4)
 
 
+def test_pick_seed_folds_scores_the_picks_first_seed_its_mean_and_its_seeds_averaged(tmp_path):
+    # The folds-only evidence for final_model="refit_seeds": the first seed's score must be
+    # the trial's own, the mean the search's ranking score, and the average is of forecasts.
+    from benchmarks.run import _pick_seed_folds
+    from seqtune import SequenceForecaster, SequenceSearch
+
+    y = np.sin(np.arange(90.0) / 4) + np.arange(90.0) / 30
+    search = SequenceSearch(SequenceForecaster(horizon=3, random_state=3),
+                            space={"units": [4, 8], "lookback": 6, "epochs": 3}, tuner="random",
+                            max_trials=2, cv="auto", directory=tmp_path / "s", tracking=False,
+                            refit=False, random_state=0, verbose=0, intensify=2, pruning=False)
+    search.fit(y)
+    folds = _pick_seed_folds(search)
+    best = next(r for r in search.records_ if r["trial_id"] == search.best_trial_id_)
+    assert folds["n_seeds"] == 3
+    assert folds["first"] == pytest.approx(best["seeds"][0]["score"], rel=1e-5)
+    assert folds["mean"] == pytest.approx(search.best_score_)
+    # MAE is convex: the averaged forecasts score no worse than the seeds' mean score.
+    assert folds["averaged"] <= folds["mean"] + 1e-9
+    assert folds["averaged"] not in (folds["first"], folds["mean"])
+    unscored = SequenceSearch(SequenceForecaster(horizon=3, random_state=3),
+                              space={"units": 4, "lookback": 6, "epochs": 2}, tuner="random",
+                              max_trials=1, cv=2, directory=tmp_path / "u", tracking=False,
+                              refit=False, random_state=0, verbose=0, intensify=0).fit(y)
+    assert _pick_seed_folds(unscored) is None
+
+
 def test_rows_of_another_search_option_get_a_section_of_their_own():
     from benchmarks.run import render
 
@@ -247,14 +278,15 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
                 "n_pruned": 30, "trials_s": 800.0, "budget_s": 900.0, "n_folds": 2,
                 "final_model": {"kind": "refit"}, "best_params": {"lookback": 24},
                 "date": "2026-12-05", "commit": "abc1234", "keras": "3", "cpus": 2,
-                "command": "python -m benchmarks.run airline", **extra}
+                "command": "python -m benchmarks.run airline", "final_strategy": "refit_seeds",
+                **extra}
 
     # Rows without fold_spans scored one 24-month forecast per fold.
     monkeypatch.setattr(run, "SPACE_CHANGES", ())  # these rows searched today's space
     table = render([row(0, 20.0), row(0, 12.0, fold_spans=[47, 24])])
     headers = [line for line in table.splitlines() if line.startswith("### ")]
-    assert headers == ["### jax, intensify=3",
-                       "### jax, intensify=3, rolling-origin folds (today's default search)"]
+    assert headers == ["### jax, intensify=3, a refit per seed",
+                       "### jax, intensify=3, rolling-origin folds, a refit per seed (today's default search)"]
     older, rolling = table.split("rolling-origin folds")
     assert "| 0 | 30.0 | 20.0 |" in older and "| 0 | 30.0 | 12.0 |" in rolling
 
@@ -263,10 +295,21 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
     table = render([row(0, 12.0, fold_spans=[31] * 3, max_trials=40),
                     row(0, 9.0, fold_spans=[31] * 3, max_trials=100)])
     headers = [line for line in table.splitlines() if line.startswith("### ")]
-    assert headers == ["### jax, intensify=3, rolling-origin folds (today's default search)",
-                       "### jax, intensify=3, rolling-origin folds, max_trials=100"]
+    assert headers == ["### jax, intensify=3, rolling-origin folds, a refit per seed (today's default search)",
+                       "### jax, intensify=3, rolling-origin folds, max_trials=100, a refit per seed"]
+
     protocol, capped = table.split("max_trials=100")
     assert "| 0 | 30.0 | 12.0 |" in protocol and "| 0 | 30.0 | 9.0 |" in capped
+
+    # Rows from before a forecaster's final model averaged a refit per seed (they do not
+    # record final_strategy) built one refit: a section apart, not today's default.
+    table = render([row(0, 12.0, fold_spans=[31] * 3), row(1, 13.0, fold_spans=[31] * 3,
+                                                          final_strategy=None)])
+    headers = [line for line in table.splitlines() if line.startswith("### ")]
+    assert headers == ["### jax, intensify=3, rolling-origin folds",
+                       "### jax, intensify=3, rolling-origin folds, a refit per seed (today's default search)"]
+    single, seeds = table.split("a refit per seed")
+    assert "| 1 | 30.0 | 13.0 |" in single and "| 0 | 30.0 | 12.0 |" in seeds
 
 
 def test_rows_that_averaged_configurations_get_a_section_of_their_own():
@@ -303,15 +346,17 @@ def test_rows_ranked_by_another_objective_are_named_and_the_default_search_is_ma
                 "n_pruned": 30, "trials_s": 800.0, "budget_s": 900.0, "n_folds": 3,
                 "final_model": {"kind": "refit"}, "best_params": {"lookback": 8},
                 "date": "2026-12-04", "commit": "abc1234", "keras": "3", "cpus": 2,
-                "command": "python -m benchmarks.run macrodata"}
+                "command": "python -m benchmarks.run macrodata", "final_strategy": "refit_seeds"}
 
     # Macrodata's default objective is MAE, intensify is 3 (a forecaster on 3 folds) and
     # ensemble 1.
     table = render([row(0, "mae", 0, 0.56), row(0, "mae", 3, 0.555), row(0, "mase", 3, 0.51),
                     row(0, "mae", 3, 0.54, ensemble=3)])
     headers = [line for line in table.splitlines() if line.startswith("### ")]
-    assert headers == ["### jax", "### jax, intensify=3 (today's default search)",
-                       "### jax, intensify=3, ensemble=3", "### jax, intensify=3, objective=mase"]
+    assert headers == ["### jax, a refit per seed",
+                       "### jax, intensify=3, a refit per seed (today's default search)",
+                       "### jax, intensify=3, ensemble=3, a refit per seed",
+                       "### jax, intensify=3, objective=mase, a refit per seed"]
     today = table.split("(today's default search)")[1].split("###")[0]
     assert "| 0 | 0.600 | 0.555 |" in today and "0.510" not in today and "0.540" not in today
 

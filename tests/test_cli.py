@@ -220,3 +220,11 @@ def test_a_worker_run_in_process_gives_keras_tuner_its_role_back(tmp_path, monke
                     "KERASTUNER_ORACLE_PORT": "8000"}
     after = {k: v for k, v in os.environ.items() if k.startswith("KERASTUNER_")}
     assert after == {"KERASTUNER_TUNER_ID": "users-own"}
+
+
+def test_final_model_offers_every_choice_the_search_takes():
+    from seqtune.search._final import FINAL_MODELS
+
+    for choice in FINAL_MODELS:
+        args = build_parser().parse_args(["search", "--final-model", choice, "data.csv"])
+        assert args.final_model == choice

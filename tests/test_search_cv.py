@@ -71,7 +71,8 @@ def test_forecaster_folds_are_expanding_window_origins(tmp_path):
         np.testing.assert_allclose(forecasts[f"y_true{i}"][:, 0], np.concatenate(
             [y[o : o + 6] for o in range(first, first + 8)]))
     assert set(folds[0]["metrics"]) == {"mae", "rmse", "smape", "mase"}
-    assert search.final_model_["kind"] == "refit"  # forecasters refit on the whole series
+    # Forecasters refit on the whole series, once per seed their pick was re-scored with.
+    assert search.final_model_["kind"] == "refit_seeds" and search.final_model_["n_models"] == 3
     assert np.shape(search.predict()) == (6,)
 
 

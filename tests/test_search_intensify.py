@@ -195,7 +195,7 @@ def test_reruns_are_tracked_as_child_runs_and_the_forecaster_refits_the_pick(tmp
     # With as many configurations allowed as there are trials, the pick is always re-scored.
     assert tracker.params["intensify"] == 2 and tracker.params["intensify_seeds"] == 1
     # "auto" is logged as what it resolved to (a forecaster keeps one configuration).
-    assert tracker.params["ensemble"] == 1 and tracker.params["final_model"] == "refit"
+    assert tracker.params["ensemble"] == 1 and tracker.params["final_model"] == "refit_seeds"
     reruns = [r for r in tracker.trials if r["tags"].get("rescore_of")]
     assert [r["trial_id"] for r in reruns] == [f"{r['tags']['rescore_of']}.seed1" for r in reruns]
     assert all(r["params"]["random_state"] == 1005 for r in reruns)
@@ -205,7 +205,8 @@ def test_reruns_are_tracked_as_child_runs_and_the_forecaster_refits_the_pick(tmp
     assert again[search.best_trial_id_]["score"] == pytest.approx(search.best_score_)
     assert tracker.end["best_score"] == pytest.approx(search.best_score_)
     assert best.get("seeds") and search.best_score_ == pytest.approx(best["score"])
-    assert search.final_model_["kind"] == "refit"
+    # One refit per seed the pick was ranked on: its own and the fresh one.
+    assert search.final_model_["kind"] == "refit_seeds" and search.final_model_["n_models"] == 2
     assert np.shape(search.predict()) == (6,)
 
 
@@ -240,3 +241,51 @@ def test_a_bad_intensify_names_the_value_and_the_choices(tmp_path, clf36):
     X, y = clf36
     with pytest.raises(ValueError, match=r"intensify.*'three'"):
         _search(tmp_path, intensify="three").fit(X, y)
+
+
+def _forecasting_search(tmp_path, **kwargs):
+    y = np.sin(np.arange(120.0) / 4) + 0.01 * np.arange(120.0)
+    search = SequenceSearch(SequenceForecaster(horizon=6, random_state=5),
+                            space={"units": 4, "epochs": 3, "lookback": [4, 8]}, tuner="random",
+                            max_trials=2, cv=2, directory=tmp_path / "search", tracking=False,
+                            random_state=0, verbose=0, pruning=False, **kwargs)
+    return search, y
+
+
+def test_refit_seeds_averages_one_checked_refit_per_seed_the_pick_was_ranked_on(tmp_path):
+    import pickle
+
+    from seqtune.ensemble import SequenceEnsembleForecaster
+
+    search, y = _forecasting_search(tmp_path, final_model="refit_seeds")
+    search.fit(y)
+    final = search.best_estimator_
+    assert isinstance(final, SequenceEnsembleForecaster)
+    assert search.final_model_["kind"] == "refit_seeds" and search.final_model_["n_models"] == 3
+    assert [s["random_state"] for s in search.final_model_["seeds"]] == [5, 1005, 2005]
+    assert all(s["verified"] and s["kind"] == "refit" for s in search.final_model_["seeds"])
+    members = final.estimators
+    assert [m.random_state for m in members] == [5, 1005, 2005]
+    # Each member trains for the epochs the folds kept, without early stopping.
+    assert {m.epochs for m in members} == {search.final_model_["epochs"]}
+    forecasts = np.array([m.predict() for m in members])
+    np.testing.assert_allclose(final.predict(), forecasts.mean(axis=0), rtol=1e-5)
+    assert not np.allclose(forecasts[0], forecasts[1])  # three seeds, three models
+    # Its first member is the plain refit of the same trials (resumed: no trial reruns).
+    plain = clone_search(search, final_model="refit").fit(y)
+    assert plain.final_model_["kind"] == "refit"
+    np.testing.assert_allclose(plain.best_estimator_.predict(), forecasts[0], rtol=1e-5)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(final)).predict(), final.predict())
+
+
+def test_refit_seeds_refits_a_configuration_scored_on_one_seed_once(tmp_path):
+    search, y = _forecasting_search(tmp_path, final_model="refit_seeds", intensify=0)
+    search.fit(y)
+    assert search.final_model_["kind"] == "refit" and search.final_model_["n_models"] == 1
+    assert search.best_estimator_.random_state == 5
+
+
+def clone_search(search, **params):
+    from sklearn.base import clone
+
+    return clone(search).set_params(overwrite=False, max_trials=len(search.records_), **params)

@@ -48,11 +48,14 @@ _REFIT_ATTEMPTS = 3
 
 
 def resolve_final_model(final_model: str, task: str, n_folds: int) -> str:
-    """``"auto"``: the bagged fold models for cross-validated classifiers and regressors
-    (measured in benchmarks/README.md), else a refit."""
+    """``"auto"``: the bagged fold models for cross-validated classifiers and regressors,
+    a refit per scored seed for forecasters (a pick scored on one seed is refitted
+    once), else a refit (benchmarks/README.md has the measurements)."""
     if final_model != "auto":
         return final_model
-    return "bag" if task != "forecasting" and n_folds > 1 else "refit"
+    if task == "forecasting":
+        return "refit_seeds"
+    return "bag" if n_folds > 1 else "refit"
 
 
 def resolve_ensemble(ensemble: int | str, task: str, n_folds: int) -> int:

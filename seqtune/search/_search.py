@@ -126,8 +126,8 @@ class SequenceSearch(BaseEstimator):
         refit; classifiers and regressors). "refit_seeds": one such refit per weight
         seed a re-scored configuration (``intensify``) was ranked on, averaged; a
         configuration not re-scored is refitted once. "auto": "bag" for cross-validated
-        classifiers and regressors, else "refit" (benchmarks/README.md has the
-        measurement).
+        classifiers and regressors, "refit_seeds" for forecasters, else "refit"
+        (benchmarks/README.md has the measurements).
     ensemble : int or "auto", default="auto"
         Average up to this many configurations, chosen greedily on their
         out-of-fold predictions (Caruana ensemble selection; a forecaster's are its
