@@ -239,7 +239,8 @@ def _pick_seed_folds(search) -> dict | None:
     best = next(r for r in search.records_ if r["trial_id"] == search.best_trial_id_)
     trial_dir = Path(search.project_dir_) / f"trial_{best['trial_id']}"
     first, averaged = read_oof(trial_dir, "forecasting"), _seed_forecasts(trial_dir, best)
-    if len(scored_seeds(best)) < 2 or first is None or averaged is None:
+    n_seeds = len(scored_seeds(best))
+    if n_seeds < 2 or first is None or averaged is None:
         return None
     n = len(best["folds"])
     loss = forecast_fold_loss([first[f"y_true{i}"] for i in range(n)],
@@ -247,9 +248,8 @@ def _pick_seed_folds(search) -> dict | None:
                               search.objective_["name"] if search.objective_["name"] in METRICS
                               else "mae")
     stacked = [np.concatenate([oof[f"y_pred{i}"] for i in range(n)]) for oof in (first, averaged)]
-    return {"n_seeds": len(scored_seeds(best)), "first": loss(stacked[0]),
-            "mean": float(np.mean([s["score"] for s in best["seeds"]
-                                   if s.get("status") == "COMPLETED" and s.get("score") is not None])),
+    # A re-scored record's score is already the mean over its scored seeds.
+    return {"n_seeds": n_seeds, "first": loss(stacked[0]), "mean": float(best["score"]),
             "averaged": loss(stacked[1])}
 
 
