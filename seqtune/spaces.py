@@ -195,8 +195,10 @@ class SearchSpace:
         candidate and no parameter is ever left empty. ``drop`` maps parameters that
         cannot be searched at all to the reason (the estimator keeps its own value).
         ``exclude`` maps a parameter to ``(values, reason)``: those values leave its
-        choices (a choice left with one value becomes fixed; one left with none, or a
-        fixed value, is kept as it is, since the user asked for it).
+        choices, bools or int range (a parameter left with one value becomes fixed; an
+        int range with a value cut from inside becomes a choice of the rest). One that
+        would be left with none, a fixed value (the user asked for it), a float range and
+        an int range of more than 64 values are kept as they are.
 
         Returns
         -------
@@ -223,15 +225,9 @@ class SearchSpace:
             if params.pop(key, None) is not None:
                 messages.append(f"{key}: dropped ({why})")
         for key, (values, why) in (exclude or {}).items():
-            dist = params.get(key)
-            if not isinstance(dist, ChoiceDistribution):
-                continue
-            kept = [v for v in dist.values if v not in values]
-            if kept and len(kept) < len(dist.values):
-                removed = ", ".join(str(v) for v in dist.values if v in values)
-                params[key] = (FixedDistribution(value=kept[0], when=dist.when) if len(kept) == 1
-                               else dataclasses.replace(dist, values=tuple(kept), default=(
-                                   dist.default if dist.default in kept else None)))
+            new, removed = _exclude(params.get(key), values)
+            if removed:
+                params[key] = new
                 messages.append(f"{key}: dropped {removed} ({why})")
         # Conditions that pointed at a removed value lose it; a child left with none is dropped.
         for name in self._order:
@@ -264,6 +260,52 @@ class SearchSpace:
             ).strip()
             lines.append(f"{name}: {flow}")
         return "\n".join(lines) + "\n"
+
+
+#: An int range with an excluded value inside it becomes a choice of the rest, up to this many.
+_MAX_ENUMERATED = 64
+
+
+def _exclude(dist: Distribution | None, values: tuple) -> tuple[Distribution | None, str]:
+    """Take ``values`` out of a choice, a bool or an int range; returns it and what was cut.
+
+    A parameter left with one value becomes fixed. Nothing is cut (``""``) from a fixed
+    value or a float range, from a parameter it would leave empty, or from an int range
+    of more than :data:`_MAX_ENUMERATED` values.
+    """
+    if isinstance(dist, (ChoiceDistribution, BoolDistribution)):
+        grid = list(dist.possible_values)
+    elif isinstance(dist, IntDistribution):
+        grid = _int_grid(dist)
+    else:
+        return dist, ""
+    kept = [v for v in grid if v not in values]
+    if not kept or len(kept) == len(grid):
+        return dist, ""
+    removed = ", ".join(str(v) for v in grid if v in values)
+    default = dist.default if dist.default in kept else None
+    if len(kept) == 1:
+        return FixedDistribution(value=kept[0], when=dist.when), removed
+    if isinstance(dist, ChoiceDistribution):
+        return dataclasses.replace(dist, values=tuple(kept), default=default), removed
+    if isinstance(dist, IntDistribution) and kept == grid[grid.index(kept[0]):][:len(kept)]:
+        # Cut from either end: still a range, with the same step and sampling.
+        return dataclasses.replace(dist, min=kept[0], max=kept[-1], default=default), removed
+    return ChoiceDistribution(values=tuple(kept), default=default, when=dist.when), removed
+
+
+def _int_grid(dist: IntDistribution) -> list[int]:
+    """The values an int range can take (Keras Tuner's grid), or ``[]`` for a long range."""
+    if dist.sampling == "linear" or dist.step is None:
+        step = dist.step or 1
+        if (dist.max - dist.min) // step >= _MAX_ENUMERATED:
+            return []
+        return list(range(dist.min, dist.max + 1, step))
+    grid, value = [], dist.min  # log sampling with a step: a multiplier
+    while value <= dist.max and len(grid) < _MAX_ENUMERATED:
+        grid.append(value)
+        value *= dist.step
+    return grid
 
 
 def _clip(dist: Distribution, limit: int) -> tuple[Distribution, str]:

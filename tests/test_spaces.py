@@ -593,3 +593,31 @@ def test_a_task_section_must_be_a_mapping():
         SpaceError, match=r"<dict>: key 'forecasting': a task section must be a mapping"
     ):
         load_space({"cell": "gru", "forecasting": [4, 8]}, task="forecasting")
+
+
+def test_narrow_excludes_values_from_an_int_range_and_a_bool():
+    space = load_space({"difference": {"type": "int", "min": 0, "max": 2, "default": 0},
+                        "n_layers": {"type": "int", "min": 1, "max": 3},
+                        "lookback": {"type": "int", "min": 2, "max": 32, "step": 2,
+                                     "sampling": "log"},
+                        "log": {"type": "bool"}}, task="forecasting")
+    narrowed, messages = space.narrow(exclude={"difference": ((0,), "it trends"),
+                                               "n_layers": ((2,), "x"),
+                                               "lookback": ((32,), "y"),
+                                               "log": ((True,), "z")})
+    # Cut from an end: still a range; the default that was cut is gone.
+    assert narrowed["difference"] == IntDistribution(min=1, max=2)
+    # Cut from inside: a choice of the rest.
+    assert narrowed["n_layers"] == ChoiceDistribution(values=(1, 3))
+    # A log range with a multiplier keeps its grid.
+    assert narrowed["lookback"] == IntDistribution(min=2, max=16, step=2, sampling="log")
+    assert narrowed["log"] == FixedDistribution(value=False)
+    assert messages == ["difference: dropped 0 (it trends)", "n_layers: dropped 2 (x)",
+                        "lookback: dropped 32 (y)", "log: dropped True (z)"]
+
+
+def test_narrow_leaves_a_float_or_a_long_int_range_as_it_is():
+    space = load_space({"units": {"type": "int", "min": 0, "max": 1000},
+                        "dropout": {"type": "float", "min": 0.0, "max": 0.5}},
+                       task="forecasting")
+    assert space.narrow(exclude={"units": ((0,), "x"), "dropout": ((0.0,), "y")}) == (space, [])
