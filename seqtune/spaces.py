@@ -288,7 +288,7 @@ def _exclude(dist: Distribution | None, values: tuple) -> tuple[Distribution | N
         return FixedDistribution(value=kept[0], when=dist.when), removed
     if isinstance(dist, ChoiceDistribution):
         return dataclasses.replace(dist, values=tuple(kept), default=default), removed
-    if isinstance(dist, IntDistribution) and kept == grid[grid.index(kept[0]):][:len(kept)]:
+    if kept == grid[grid.index(kept[0]):][:len(kept)]:  # an int range (a bool keeps one)
         # Cut from either end: still a range, with the same step and sampling.
         return dataclasses.replace(dist, min=kept[0], max=kept[-1], default=default), removed
     return ChoiceDistribution(values=tuple(kept), default=default, when=dist.when), removed
@@ -302,7 +302,9 @@ def _int_grid(dist: IntDistribution) -> list[int]:
             return []
         return list(range(dist.min, dist.max + 1, step))
     grid, value = [], dist.min  # log sampling with a step: a multiplier
-    while value <= dist.max and len(grid) < _MAX_ENUMERATED:
+    while value <= dist.max:
+        if len(grid) == _MAX_ENUMERATED:
+            return []
         grid.append(value)
         value *= dist.step
     return grid
