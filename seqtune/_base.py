@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from ._tensorflow import releasing_custom_gradients
 from .device import fused_kernel_eligible
 from .listeners import notify_fit
 from .model import CELLS, build_recurrent_model, predict_in_batches
@@ -248,10 +249,12 @@ class BaseSequenceEstimator(BaseEstimator):
         batching = {} if isinstance(x, keras.utils.PyDataset) else dict(
             batch_size=self.batch_size, shuffle=True)
         start = time.perf_counter()
-        history = model.fit(
-            x, y, sample_weight=sample_weight, validation_data=validation_data,
-            epochs=self.epochs, callbacks=all_callbacks, verbose=self.verbose, **batching,
-        )
+        # On TensorFlow, each fit would otherwise keep its traced graph for good.
+        with releasing_custom_gradients():
+            history = model.fit(
+                x, y, sample_weight=sample_weight, validation_data=validation_data,
+                epochs=self.epochs, callbacks=all_callbacks, verbose=self.verbose, **batching,
+            )
         self.fit_time_ = time.perf_counter() - start
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -20,7 +20,7 @@ ESTIMATOR_SIDE = (
     "seqtune.model", "seqtune.seq2seq", "seqtune.windows", "seqtune.sequences",
     "seqtune.validation", "seqtune.preprocessing", "seqtune.backtest", "seqtune.splits",
     "seqtune.listeners", "seqtune.device", "seqtune.callbacks", "seqtune.layers",
-    "seqtune.ensemble",
+    "seqtune.ensemble", "seqtune._tensorflow",
 )
 FORBIDDEN = [
     (ESTIMATOR_SIDE,
