@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -42,12 +43,33 @@ def seeded(seed: int) -> Iterator[None]:
     """Seed Keras, Python's and NumPy's global generators for a fit, then give the caller's
     ``random`` and ``numpy.random`` states back: a fit must not reseed the user's data."""
     states = random.getstate(), np.random.get_state()
-    keras.utils.set_random_seed(seed)
+    _set_random_seed(seed)
     try:
         yield
     finally:
         random.setstate(states[0])
         np.random.set_state(states[1])
+
+
+def _set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed``, without importing TensorFlow for another backend.
+
+    Keras's version also seeds TensorFlow whenever it is installed, which under JAX or
+    torch imports it: seconds and hundreds of MiB more per process (each search worker
+    included), for a seed nothing reads. Keras's initialisers and layers draw their
+    seeds from ``random`` and its trainers shuffle with NumPy, so those two and torch's
+    generator are what counts; a fit's results are the same as with Keras's version.
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    random.seed(seed)
+    np.random.seed(seed)
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 class BaseSequenceEstimator(BaseEstimator):

@@ -81,6 +81,30 @@ def test_fit_leaves_the_callers_global_random_state_alone(seq3d):
     assert not np.allclose(first.predict_proba(X), second.predict_proba(X))
 
 
+def test_a_fit_on_jax_does_not_import_tensorflow():
+    # keras.utils.set_random_seed imports TensorFlow whenever it is installed: seconds
+    # and hundreds of MiB per process for a seed JAX never reads.
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    code = (
+        "import sys, numpy as np\n"
+        "from seqtune import SequenceClassifier, SequenceForecaster\n"
+        "X = np.random.default_rng(0).normal(size=(20, 6, 1))\n"
+        "SequenceClassifier(units=2, epochs=1, random_state=0).fit(X, np.arange(20) % 2)\n"
+        "SequenceForecaster(lookback=4, units=2, epochs=1, random_state=0)"
+        ".fit(np.sin(np.arange(40.0)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')[:3])\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_squeeze_excite_without_convolutions_warns_that_it_does_nothing(seq3d):
     import warnings
 
