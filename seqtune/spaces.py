@@ -279,10 +279,10 @@ def _exclude(dist: Distribution | None, values: tuple) -> tuple[Distribution | N
         grid = _int_grid(dist)
     else:
         return dist, ""
-    kept = [v for v in grid if v not in values]
+    kept = [v for v in grid if not _among(v, values)]
     if not kept or len(kept) == len(grid):
         return dist, ""
-    removed = ", ".join(str(v) for v in grid if v in values)
+    removed = ", ".join(str(v) for v in grid if _among(v, values))
     default = dist.default if dist.default in kept else None
     if len(kept) == 1:
         return FixedDistribution(value=kept[0], when=dist.when), removed
@@ -292,6 +292,11 @@ def _exclude(dist: Distribution | None, values: tuple) -> tuple[Distribution | N
         # Cut from either end: still a range, with the same step and sampling.
         return dataclasses.replace(dist, min=kept[0], max=kept[-1], default=default), removed
     return ChoiceDistribution(values=tuple(kept), default=default, when=dist.when), removed
+
+
+def _among(value: Any, values: tuple) -> bool:
+    """``value in values``, except that a bool never equals an int (``True == 1``)."""
+    return any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in values)
 
 
 def _int_grid(dist: IntDistribution) -> list[int]:

@@ -621,3 +621,14 @@ def test_narrow_leaves_a_float_or_a_long_int_range_as_it_is():
                         "dropout": {"type": "float", "min": 0.0, "max": 0.5}},
                        task="forecasting")
     assert space.narrow(exclude={"units": ((0,), "x"), "dropout": ((0.0,), "y")}) == (space, [])
+
+
+def test_narrow_tells_a_bool_from_the_int_it_equals():
+    # True == 1 in Python: excluding the int 1 must not drop True, nor True the int 1.
+    space = load_space({"log": {"type": "bool"}, "difference": [0, 1, 2]}, task="forecasting")
+    narrowed, messages = space.narrow(exclude={"log": ((1,), "x"), "difference": ((True,), "y")})
+    assert (narrowed, messages) == (space, [])
+    narrowed, messages = space.narrow(exclude={"log": ((False,), "x"), "difference": ((1,), "y")})
+    assert narrowed["log"] == FixedDistribution(value=True)
+    assert narrowed["difference"] == ChoiceDistribution(values=(0, 2))
+    assert messages == ["log: dropped False (x)", "difference: dropped 1 (y)"]
