@@ -1,4 +1,6 @@
-"""A workaround for a TensorFlow defect that makes every ``model.fit`` leak its graph.
+"""Workarounds for two TensorFlow nuisances that a search, fitting many models, meets.
+
+**Every ``model.fit`` leaked its graph** (:func:`releasing_custom_gradients`).
 
 On the TensorFlow backend, Keras's optimizer sums the gradients through the default
 replica context's ``all_reduce``. In a traced function that wraps them in
@@ -15,21 +17,52 @@ pytest-xdist workers reached 4-5 GB. With the entries removed, memory stays flat
 A registry entry is only read while a gradient is being traced. Keras traces the
 training step's gradients when it first calls the training function, inside ``fit``,
 so once the outermost fit returns, the entries it added are no longer needed.
+
+**A false retracing warning** (:func:`quiet_keras_retracing_warnings`). TensorFlow
+counts traces per Python code object, and every Keras model's training and predict
+functions share theirs. So a process that builds a model per fold soon logs "N out of
+the last N calls to <function TensorFlowTrainer...> triggered tf.function retracing",
+though each model traced once (Keras's functions use ``reduce_retracing=True``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import threading
 from collections.abc import Iterator
 
-__all__ = ["releasing_custom_gradients"]
+__all__ = ["quiet_keras_retracing_warnings", "releasing_custom_gradients"]
 
 _PREFIX = "CustomGradient-"
 _lock = threading.Lock()
 _active = 0
 _baseline: set[str] = set()
+
+
+class _KerasRetracingFilter(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras's own trainer functions only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message
+                    and "TensorFlowTrainer" in message)
+
+
+_retracing_filter = _KerasRetracingFilter()
+
+
+def quiet_keras_retracing_warnings() -> None:
+    """Filter the false retracing warning out of the ``tensorflow`` logger, once.
+
+    It stays for the process: it matches only Keras's trainer functions, for which the
+    warning counts models rather than retraces. A no-op until TensorFlow is loaded.
+    """
+    if "tensorflow" in sys.modules:
+        logger = logging.getLogger("tensorflow")
+        if _retracing_filter not in logger.filters:
+            logger.addFilter(_retracing_filter)
 
 
 def _gradient_registry() -> dict | None:
@@ -59,24 +92,24 @@ def releasing_custom_gradients() -> Iterator[None]:
     """
     import keras
 
-    if keras.config.backend() != "tensorflow":
+    table = _gradient_registry() if keras.config.backend() == "tensorflow" else None
+    if table is None:
         yield
         return
+    quiet_keras_retracing_warnings()
     global _active, _baseline
     with _lock:
-        table = _gradient_registry()
-        if table is not None and _active == 0:
+        if _active == 0:
             _baseline = set(table)
-        _active += table is not None
+        _active += 1
     try:
         yield
     finally:
-        if table is not None:
-            with _lock:
-                _active -= 1
-                if _active == 0:
-                    # list(): a thread outside any block may register while we look.
-                    for name in list(table):
-                        if name.startswith(_PREFIX) and name not in _baseline:
-                            table.pop(name, None)
-                    _baseline = set()
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                # list(): a thread outside any block may register while we look.
+                for name in list(table):
+                    if name.startswith(_PREFIX) and name not in _baseline:
+                        table.pop(name, None)
+                _baseline = set()

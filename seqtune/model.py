@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from ._tensorflow import quiet_keras_retracing_warnings
 from .layers import (
     AttentionPooling,
     MaskedAveragePooling,
@@ -343,6 +344,7 @@ def predict_in_batches(model: keras.Model, x: np.ndarray, batch_size: int) -> np
     -------
     ndarray of float64 of shape (n_samples, n_outputs)
     """
+    quiet_keras_retracing_warnings()  # each new model's first call traces; that is expected
     x = np.asarray(x, dtype=np.float32)
     return np.concatenate([
         np.asarray(model.predict_on_batch(x[i : i + batch_size]), dtype=np.float64)
