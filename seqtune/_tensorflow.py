@@ -10,9 +10,9 @@ removes it. The function's closure holds the traced graph, so each training func
 Keras traces stays in memory for good; ``keras.backend.clear_session`` does not help.
 Upstream: tensorflow/tensorflow#97697 and keras-team/keras#17458.
 
-Measured here (TensorFlow 2.21, Keras 3.15, a 32-unit GRU): about 10 MiB per fit, and
-75 MiB per five-model forecaster ensemble. A 40-trial search fits about 120 models, and
-pytest-xdist workers reached 4-5 GB. With the entries removed, memory stays flat.
+``python -m benchmarks.fit_memory`` (TensorFlow 2.21, Keras 3.15): +66.6 MiB per fit of
+a five-network GRU forecaster before this workaround, -1.1 MiB after. A search fits a
+model per fold and trial; pytest-xdist workers had been seen at 4-5 GB.
 
 A registry entry is only read while a gradient is being traced. Keras traces the
 training step's gradients when it first calls the training function, inside ``fit``,
