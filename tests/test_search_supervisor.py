@@ -72,6 +72,28 @@ def test_a_stopped_worker_is_restarted_to_take_a_trial_taken_back_from_another(t
     assert started == ["tuner0"] and not supervisor.workers[0].done
 
 
+def test_workers_stopped_together_restart_one_per_waiting_retry(tmp_path):
+    server = _Server(retries=["3", "5"])
+    server.stopped = True
+    supervisor, started = _supervisor(tmp_path, server, [0, 0, 0, 0])
+    supervisor._watch_workers()
+    assert started == ["tuner0", "tuner1"]
+    assert [w.done for w in supervisor.workers] == [False, False, True, True]
+    supervisor._watch_workers()  # the two restarted ones are still starting up
+    assert started == ["tuner0", "tuner1"]
+
+
+def test_a_stopped_worker_is_not_restarted_while_a_live_idle_worker_can_take_the_retry(tmp_path):
+    server = _Server(retries=["3"])
+    server.stopped = True
+    supervisor, started = _supervisor(tmp_path, server, [0, None])
+    supervisor._watch_workers()
+    assert started == [] and supervisor.workers[0].done
+    supervisor.workers[1].proc = _Proc(0)  # it was answered STOPPED too, the retry still waits
+    supervisor._watch_workers()
+    assert started == ["tuner1"] and not supervisor.workers[1].done
+
+
 def test_a_worker_that_dies_before_any_trial_stops_the_search_after_a_few_tries(tmp_path):
     supervisor, started = _supervisor(tmp_path, _Server(), [1])
 

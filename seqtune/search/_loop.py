@@ -349,8 +349,8 @@ class Supervisor:
                 continue
             worker.exits.append(code)
             trial_id = ongoing.get(worker.tuner_id)
-            if code == 0 and trial_id is None and not self.server.retries():
-                worker.done = True  # answered STOPPED (a retried trial would restart it)
+            if code == 0 and trial_id is None and not self._retry_lacks_a_taker(ongoing):
+                worker.done = True  # answered STOPPED, and no retry waits for it
                 continue
             if code == _fatal_exit():
                 self.fatal = self.fatal or self._error_of(trial_id) or f"worker {worker.tuner_id} stopped"
@@ -380,6 +380,13 @@ class Supervisor:
             else:
                 worker.restarts += 1
                 self._start(worker)  # same tuner id: Keras Tuner hands it its open trial again
+
+    def _retry_lacks_a_taker(self, ongoing: dict) -> bool:
+        # One restarted worker per waiting retry: live workers without a trial ask the
+        # oracle again and take a retry before they are answered STOPPED.
+        takers = sum(1 for w in self.workers if not w.done and w.proc is not None
+                     and w.proc.poll() is None and w.tuner_id not in ongoing)
+        return len(self.server.retries()) > takers
 
     def _watch_leases(self, now: float, first_seen: dict[str, float]) -> None:
         for tuner_id, trial_id in self.server.ongoing().items():
