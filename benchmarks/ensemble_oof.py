@@ -123,13 +123,13 @@ def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int
     """The nested check on each forecasting search of ``name``; (best one, ensemble) MAEs."""
     from benchmarks.run import DATASETS
     from seqtune.records import is_complete, read_trial_records
-    from seqtune.search._final import _seed_forecasts
+    from seqtune.search._final import seed_forecasts
 
     totals = []
     for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
         seed = int(project.name[len(name) + len("_seed"):].split("_")[0])
         records = read_trial_records(project)
-        found = [(_seed_forecasts(project / f"trial_{r['trial_id']}", r), len(r["folds"]))
+        found = [(seed_forecasts(project / f"trial_{r['trial_id']}", r), len(r["folds"]))
                  for r in records if is_complete(r)]
         found = [(oof, n) for oof, n in found if oof is not None]
         if not found:

@@ -233,12 +233,12 @@ def _pick_seed_folds(search) -> dict | None:
     import numpy as np
 
     from seqtune.backtest import METRICS
-    from seqtune.search._final import _seed_forecasts, forecast_fold_loss, scored_seeds
+    from seqtune.search._final import seed_forecasts, forecast_fold_loss, scored_seeds
     from seqtune.search._runner import read_oof
 
     best = next(r for r in search.records_ if r["trial_id"] == search.best_trial_id_)
     trial_dir = Path(search.project_dir_) / f"trial_{best['trial_id']}"
-    first, averaged = read_oof(trial_dir, "forecasting"), _seed_forecasts(trial_dir, best)
+    first, averaged = read_oof(trial_dir, "forecasting"), seed_forecasts(trial_dir, best)
     n_seeds = len(scored_seeds(best))
     if n_seeds < 2 or first is None or averaged is None:
         return None

@@ -36,7 +36,8 @@ from seqtune.records import is_complete, rank_records
 from ._runner import fold_model_path, kept_epochs, read_oof
 
 __all__ = ["AUTO_ENSEMBLE", "FINAL_MODELS", "build_final_model", "forecast_fold_loss",
-           "greedy_selection", "refit_epochs", "resolve_ensemble", "select_ensemble"]
+           "greedy_selection", "refit_epochs", "resolve_ensemble", "scored_seeds",
+           "seed_forecasts", "select_ensemble"]
 
 FINAL_MODELS = ("auto", "refit", "bag", "refit_seeds")
 #: Configurations ``ensemble="auto"`` averages for cross-validated classifiers
@@ -205,7 +206,7 @@ def select_ensemble(task: str, records: Sequence[dict], project_dir: Path, y: An
     library = []
     for record in ranked:
         trial_dir = Path(project_dir) / f"trial_{record['trial_id']}"
-        oof = _seed_forecasts(trial_dir, record) if task == "forecasting" else read_oof(trial_dir, task)
+        oof = seed_forecasts(trial_dir, record) if task == "forecasting" else read_oof(trial_dir, task)
         if oof is not None:
             library.append((record, oof))
     if not library:
@@ -232,13 +233,28 @@ def select_ensemble(task: str, records: Sequence[dict], project_dir: Path, y: An
     return [(library[i][0], counts[i] / counts.sum()) for i in np.flatnonzero(counts)]
 
 
-def _seed_forecasts(trial_dir: Path, record: dict) -> dict | None:
+def seed_forecasts(trial_dir: Path, record: dict) -> dict | None:
     """A forecasting trial's out-of-fold forecasts; for a re-scored configuration
     (``intensify``), the mean over its seeds that completed.
 
     One seed's forecasts carry its luck, which re-scoring exists to average out: a
     configuration demoted by its other seeds once took two thirds of an Airline
     ensemble on its first seed's forecasts alone (benchmarks/README.md).
+
+    Parameters
+    ----------
+    trial_dir : path
+        The trial's directory (``<project>/trial_<id>``); re-scoring seeds live in its
+        ``seed_<j>`` subdirectories.
+    record : dict
+        The trial's record (its ``folds`` and, once re-scored, its ``seeds``).
+
+    Returns
+    -------
+    dict or None
+        The out-of-fold file's arrays (``y_true<i>``, ``y_pred<i>``, ``scale<i>`` for
+        each fold ``i``), with ``y_pred<i>`` averaged over the seeds; None when no run
+        wrote forecasts for every fold.
     """
     n_folds = len(record.get("folds") or [])
     runs = [trial_dir] + [trial_dir / f"seed_{j}" for j, seed in enumerate(record.get("seeds") or [])
