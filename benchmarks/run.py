@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import importlib.metadata
 import json
 import os
 import platform
@@ -221,9 +222,25 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
         "alternatives": alternatives,
         "pick_seed_folds": _pick_seed_folds(search) if ds.task == "forecasting" else None,
         "date": dt.date.today().isoformat(), "commit": _commit(),
-        "keras": keras.__version__, "python": platform.python_version(),
+        "keras": keras.__version__, "versions": _versions(keras.config.backend()),
+        "python": platform.python_version(),
         "cpus": os.cpu_count(), "command": command or "python -m benchmarks.run",
     }
+
+
+def _versions(backend: str) -> dict[str, str | None]:
+    """The versions of the packages beyond Keras that a row's figures depend on.
+
+    A 2026-12-02 row's commit gave other scores after a reinstall, and its row said nothing
+    of which package had moved."""
+    found = {}
+    own = {"jax": ["jax", "jaxlib"], "tensorflow": ["tensorflow", "tensorflow-cpu"]}
+    for package in [*own.get(backend, [backend]), "numpy", "scikit-learn", "keras-tuner"]:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
 
 
 def _pick_seed_folds(search) -> dict | None:
@@ -359,7 +376,7 @@ def render(rows: list[dict], notes: str = "") -> str:
                 "",
                 f"Runs: {', '.join(sorted({r['date'] for r in mine}))}, commit(s) "
                 f"{', '.join(sorted({r['commit'] for r in mine}))}, Keras {mine[0]['keras']}, "
-                f"{mine[0]['cpus']} CPU cores; command(s): "
+                f"{_versions_text(mine)}{mine[0]['cpus']} CPU cores; command(s): "
                 + "; ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in mine)) + ".",
                 "",
             ]
@@ -474,6 +491,15 @@ def _alternatives(row: dict, metric: str) -> str:
     """The test scores of the other final models built from the same trials."""
     return ", ".join(f"{label} {_fmt(value, metric)}"
                      for label, value in (row.get("alternatives") or {}).items())
+
+
+def _versions_text(rows: list[dict]) -> str:
+    """The other package versions of a section's rows, or a warning when some lack them."""
+    if not all("versions" in r for r in rows):
+        return "other package versions not recorded, "
+    seen = dict.fromkeys(f"{package} {v}" for r in rows for package, v in r["versions"].items()
+                         if v is not None)
+    return "".join(f"{item}, " for item in seen)
 
 
 def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets: list[float]) -> str:

@@ -32,6 +32,10 @@ def test_quick_run_writes_rows_and_renders_the_table(tmp_path):
         assert row["n_trials"] == 2 and row["n_folds"] == 2
         assert set(row["defaults"]) >= {row["metric"]} and set(row["searched"]) >= {row["metric"]}
         assert row["command"].startswith("python -m benchmarks.run --quick")
+        backend_packages = {"jax": ["jax"], "tensorflow": ["tensorflow", "tensorflow-cpu"],
+                            "torch": ["torch"]}[row["backend"]]
+        assert any(row["versions"][p] for p in backend_packages)
+        assert row["versions"]["numpy"] == np.__version__
     assert 0 <= rows[0]["searched"]["accuracy"] <= 1 and rows[1]["searched"]["mae"] > 0
     table = output.read_text()
     assert "Only `--quick` smoke runs are recorded: these are not results." in table
@@ -422,3 +426,32 @@ def test_the_committed_table_is_what_its_rows_render_to():
     notes = (RESULTS.parent / "NOTES.md").read_text(encoding="utf-8")
     assert OUTPUT.read_text(encoding="utf-8") == render(rows, notes), \
         "benchmarks/RESULTS.md is stale: run `python -m benchmarks.run --render`"
+
+
+def test_a_row_records_the_backend_and_numerics_versions_and_none_for_a_missing_package(monkeypatch):
+    import importlib.metadata as metadata
+
+    from benchmarks import run
+
+    installed = {"tensorflow-cpu": "2.21.0", "numpy": "2.3.5", "scikit-learn": "1.9.1"}
+
+    def version(package):
+        if package not in installed:
+            raise metadata.PackageNotFoundError(package)
+        return installed[package]
+
+    monkeypatch.setattr(metadata, "version", version)
+    assert run._versions("tensorflow") == {"tensorflow": None, "tensorflow-cpu": "2.21.0",
+                                           "numpy": "2.3.5", "scikit-learn": "1.9.1",
+                                           "keras-tuner": None}
+    assert list(run._versions("jax")) == ["jax", "jaxlib", "numpy", "scikit-learn", "keras-tuner"]
+
+
+def test_a_section_names_its_package_versions_or_says_they_were_not_recorded():
+    from benchmarks import run
+
+    versions = {"jax": "0.10.2", "jaxlib": "0.10.2", "numpy": "2.3.5", "keras-tuner": None}
+    assert run._versions_text([{"versions": versions}, {"versions": versions}]) == \
+        "jax 0.10.2, jaxlib 0.10.2, numpy 2.3.5, "
+    assert run._versions_text([{"versions": versions}, {}]) == \
+        "other package versions not recorded, "
