@@ -121,3 +121,30 @@ def test_a_worker_killed_for_its_lapsed_lease_is_restarted_without_counting_a_de
 def test_the_chief_module_exposes_the_calls_the_supervisor_uses():
     for name in ("ongoing", "retries", "over", "stop_new_trials", "fail", "fail_retries", "requeue"):
         assert callable(getattr(_chief.ChiefServer, name))
+
+
+def test_a_retry_that_comes_after_every_local_worker_stopped_restarts_one_of_them(tmp_path):
+    # A remote worker's lease lapses after both local workers were answered STOPPED.
+    server = _Server()
+    server.stopped = True
+    supervisor, started = _supervisor(tmp_path, server, [0, 0])
+    supervisor._watch_workers()
+    assert started == [] and all(w.done for w in supervisor.workers)
+    server._retries = ["7"]
+    supervisor._watch_workers()
+    assert started == ["tuner0"] and not supervisor.workers[0].done
+    assert supervisor.workers[0].restarts == 1 and supervisor.workers[1].done
+    supervisor._watch_workers()  # tuner0 is starting up: it is the retry's taker
+    assert started == ["tuner0"]
+
+
+def test_a_worker_ended_by_a_fatal_error_is_not_restarted_for_a_later_retry(tmp_path):
+    from seqtune.search._loop import _fatal_exit
+
+    server = _Server()
+    supervisor, started = _supervisor(tmp_path, server, [_fatal_exit(), 0])
+    supervisor._watch_workers()
+    assert supervisor.fatal and all(w.done for w in supervisor.workers)
+    server._retries = ["7"]
+    supervisor._watch_workers()
+    assert started == []

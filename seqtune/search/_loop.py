@@ -221,6 +221,7 @@ class _Worker:
     restarts: int = 0
     exits: list = field(default_factory=list)
     done: bool = False  # exited for good: answered STOPPED, or fatal
+    stopped: bool = False  # done because answered STOPPED: a later retry may start it again
     killed: bool = False  # by the chief, its trial taken back (lease lapsed)
     idle_deaths: int = 0  # exits in a row before it took a trial
 
@@ -350,7 +351,7 @@ class Supervisor:
             worker.exits.append(code)
             trial_id = ongoing.get(worker.tuner_id)
             if code == 0 and trial_id is None and not self._retry_lacks_a_taker(ongoing):
-                worker.done = True  # answered STOPPED, and no retry waits for it
+                worker.done = worker.stopped = True  # answered STOPPED, no retry waits for it
                 continue
             if code == _fatal_exit():
                 self.fatal = self.fatal or self._error_of(trial_id) or f"worker {worker.tuner_id} stopped"
@@ -380,6 +381,13 @@ class Supervisor:
             else:
                 worker.restarts += 1
                 self._start(worker)  # same tuner id: Keras Tuner hands it its open trial again
+        for worker in self.workers:
+            if worker.stopped and not self.fatal and self._retry_lacks_a_taker(ongoing):
+                # A remote worker's lease lapsed after every local worker was answered
+                # STOPPED: without this, its trial would wait for a remote worker forever.
+                worker.done = worker.stopped = False
+                worker.restarts += 1
+                self._start(worker)
 
     def _retry_lacks_a_taker(self, ongoing: dict) -> bool:
         # One restarted worker per waiting retry: live workers without a trial ask the
