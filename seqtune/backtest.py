@@ -1,8 +1,10 @@
 """Forecast metrics and expanding-window backtests.
 
 :func:`forecast_metrics` scores forecasts against actuals (MAE, RMSE, sMAPE, MASE);
-:func:`backtest` refits a forecaster at several origins of one series and returns one
-row per origin, so that lookbacks or cells can be compared from a single DataFrame.
+:class:`RollingScoreMixin` gives a forecaster ``evaluate`` and ``score`` from its rolling
+forecasts; :func:`backtest` refits a forecaster at several origins of one series and
+returns one row per origin, so that lookbacks or cells can be compared from a single
+DataFrame.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-__all__ = ["METRICS", "backtest", "forecast_metrics", "mase_period", "mase_scale"]
+__all__ = ["METRICS", "RollingScoreMixin", "backtest", "forecast_metrics", "mase_period",
+           "mase_scale"]
 
 METRICS = ("mae", "rmse", "smape", "mase")
 
@@ -121,6 +124,59 @@ def forecast_metrics(
         with np.errstate(divide="ignore", invalid="ignore"):
             out["mase"] = float(np.mean(mae_per_channel / scale))
     return {m: out[m] for m in metrics}
+
+
+class RollingScoreMixin:
+    """``evaluate`` and ``score`` for a forecaster that has ``rolling_forecasts``.
+
+    Shared by :class:`~seqtune.SequenceForecaster` and
+    :class:`~seqtune.SequenceEnsembleForecaster`: each brings ``rolling_forecasts``
+    (actuals, forecasts and history, as ``SequenceForecaster.rolling_forecasts``) and
+    :meth:`_seasonal_difference`.
+    """
+
+    def _seasonal_difference(self) -> int | None:
+        """The seasonal differencing that sets MASE's default period."""
+        raise NotImplementedError
+
+    def evaluate(
+        self,
+        y_val: Any,
+        X_val: Any = None,
+        *,
+        y_history: Any = None,
+        X_history: Any = None,
+        seasonal_period: int | None = None,
+    ) -> dict[str, float]:
+        """Score rolling forecasts through a continuation (see ``rolling_forecasts``).
+
+        Parameters
+        ----------
+        y_val : array-like of shape (n_val,) or (n_val, n_targets)
+        X_val : array-like of shape (n_val, n_exogenous), optional
+        y_history, X_history : optional
+            The history before ``y_val``; the training series by default.
+        seasonal_period : int or None
+            Period of the naive forecast that scales MASE; defaults to
+            ``seasonal_difference`` when set (an ensemble's first member's), else 1.
+
+        Returns
+        -------
+        dict
+            ``mae``, ``rmse``, ``smape`` (percent) and ``mase`` (mean over channels),
+            over all forecast steps pooled.
+        """
+        truth, preds, history = self.rolling_forecasts(y_val, X_val, y_history=y_history,
+                                                       X_history=X_history)
+        period = mase_period(self._seasonal_difference(), seasonal_period)
+        return forecast_metrics(truth, preds, y_train=history, seasonal_period=period)
+
+    def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:
+        """Negative MAE of rolling forecasts over the continuation ``y`` (higher is better).
+
+        See :meth:`evaluate`; ``y_history`` defaults to the training series.
+        """
+        return -self.evaluate(y, X, y_history=y_history, X_history=X_history)["mae"]
 
 
 def _rows(obj: Any, start: int, stop: int) -> Any:

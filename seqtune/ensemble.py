@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from .backtest import forecast_metrics, mase_period
+from .backtest import RollingScoreMixin
 
 __all__ = ["SequenceEnsembleClassifier", "SequenceEnsembleForecaster", "SequenceEnsembleRegressor"]
 
@@ -135,7 +135,7 @@ class SequenceEnsembleRegressor(RegressorMixin, _SequenceEnsemble):
                    for w, m in zip(weights, self._members()))
 
 
-class SequenceEnsembleForecaster(_SequenceEnsemble):
+class SequenceEnsembleForecaster(RollingScoreMixin, _SequenceEnsemble):
     """The weighted mean of fitted forecasters' forecasts.
 
     The members may differ in ``lookback``, cell or transform, but share ``horizon``
@@ -226,30 +226,5 @@ class SequenceEnsembleForecaster(_SequenceEnsemble):
         truth, _, history = pooled[0]
         return truth, sum(w * p[1] for w, p in zip(weights, pooled)), history
 
-    def evaluate(self, y_val: Any, X_val: Any = None, *, y_history: Any = None,
-                 X_history: Any = None, seasonal_period: int | None = None) -> dict[str, float]:
-        """Score the ensemble's rolling forecasts, as ``SequenceForecaster.evaluate``.
-
-        Parameters
-        ----------
-        y_val : array-like of shape (n_val,) or (n_val, n_targets)
-        X_val : array-like of shape (n_val, n_exogenous), optional
-        y_history, X_history : optional
-            The history before ``y_val``; the training series by default.
-        seasonal_period : int or None
-            Period of the naive forecast that scales MASE; by default the first
-            member's (its ``seasonal_difference``, else 1).
-
-        Returns
-        -------
-        dict
-            ``mae``, ``rmse``, ``smape`` (percent) and ``mase``.
-        """
-        truth, preds, history = self.rolling_forecasts(y_val, X_val, y_history=y_history,
-                                                       X_history=X_history)
-        period = mase_period(self._members()[0].seasonal_difference, seasonal_period)
-        return forecast_metrics(truth, preds, y_train=history, seasonal_period=period)
-
-    def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:
-        """Negative MAE of the rolling forecasts through ``y`` (higher is better)."""
-        return -self.evaluate(y, X, y_history=y_history, X_history=X_history)["mae"]
+    def _seasonal_difference(self) -> int | None:
+        return self._members()[0].seasonal_difference

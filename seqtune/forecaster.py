@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseSequenceEstimator, seeded
-from .backtest import forecast_metrics, mase_period
+from .backtest import RollingScoreMixin
 from .model import build_recurrent_model, predict_in_batches
 from .preprocessing import SeriesTransformer, future_index
 from .seq2seq import build_seq2seq_model, decode_autoregressive
@@ -40,7 +40,7 @@ __all__ = ["SequenceForecaster"]
 _MEANING = {"horizon": "future steps to forecast", "lookback": "past steps the model sees"}
 
 
-class SequenceForecaster(BaseSequenceEstimator):
+class SequenceForecaster(RollingScoreMixin, BaseSequenceEstimator):
     """Recurrent forecaster of the next ``horizon`` steps from the last ``lookback`` steps.
 
     Parameters
@@ -558,41 +558,5 @@ class SequenceForecaster(BaseSequenceEstimator):
         return (np.concatenate([y_v[i : i + n] for i, n in enumerate(steps)]),
                 np.concatenate([forecasts[i, :n] for i, n in enumerate(steps)]), hist)
 
-    def evaluate(
-        self,
-        y_val: Any,
-        X_val: Any = None,
-        *,
-        y_history: Any = None,
-        X_history: Any = None,
-        seasonal_period: int | None = None,
-    ) -> dict[str, float]:
-        """Score rolling forecasts through a continuation (see :meth:`rolling_forecasts`).
-
-        Parameters
-        ----------
-        y_val : array-like of shape (n_val,) or (n_val, n_targets)
-        X_val : array-like of shape (n_val, n_exogenous), optional
-        y_history, X_history : optional
-            The history before ``y_val``; the training series by default.
-        seasonal_period : int or None
-            Period of the naive forecast that scales MASE; defaults to
-            ``seasonal_difference`` when set, else 1.
-
-        Returns
-        -------
-        dict
-            ``mae``, ``rmse``, ``smape`` (percent) and ``mase`` (mean over channels),
-            over all forecast steps pooled.
-        """
-        truth, preds, hist = self.rolling_forecasts(y_val, X_val, y_history=y_history,
-                                                    X_history=X_history)
-        period = mase_period(self.seasonal_difference, seasonal_period)
-        return forecast_metrics(truth, preds, y_train=hist, seasonal_period=period)
-
-    def score(self, y: Any, X: Any = None, y_history: Any = None, X_history: Any = None) -> float:
-        """Negative MAE of rolling forecasts over the continuation ``y`` (higher is better).
-
-        See :meth:`evaluate`; ``y_history`` defaults to the training series.
-        """
-        return -self.evaluate(y, X, y_history=y_history, X_history=X_history)["mae"]
+    def _seasonal_difference(self) -> int | None:
+        return self.seasonal_difference
