@@ -121,7 +121,7 @@ def nested_forecast_choice(forecasts: list[list[np.ndarray]], truths: list[np.nd
 
 def _forecasting(name: str, directory: Path, backend: str, rows: dict, size: int) -> list:
     """The nested check on each forecasting search of ``name``; (best one, ensemble) MAEs."""
-    from benchmarks.run import DATASETS
+    from benchmarks.protocol import DATASETS
     from seqtune.records import is_complete, read_trial_records
     from seqtune.search._final import seed_forecasts
 
@@ -158,12 +158,12 @@ def _classification(name: str, directory: Path, backend: str, rows: dict, size: 
     """The nested check on each classification search of ``name``; (best one, ensemble)."""
     from sklearn.preprocessing import LabelEncoder
 
-    from benchmarks.run import _load
+    from benchmarks.protocol import load_split
     from seqtune.records import is_complete, read_trial_records
     from seqtune.search._runner import OOF_FILENAME
     from seqtune.search._task import make_folds, resolve_cv
 
-    X, y, *_ = _load(name)
+    X, y, *_ = load_split(name)
     y_codes = LabelEncoder().fit_transform(np.asarray(y))
     totals = []
     for project in sorted(directory.glob(f"{name}_seed*_{backend}")):
@@ -212,10 +212,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from benchmarks.run import _REPO, DATASETS, RESULTS, is_current_default
+    from benchmarks.protocol import DATASETS, REPO, RESULTS
+    from benchmarks.table import is_current_default
 
     backend = keras.config.backend()
-    directory = args.directory or _REPO / "seqtune_search" / "benchmarks"
+    directory = args.directory or REPO / "seqtune_search" / "benchmarks"
     rows = {}
     for row in map(json.loads, RESULTS.open()):
         # The latest row per data set and seed, of the search whose trials are on disk.

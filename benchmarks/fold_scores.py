@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import keras
 
-    from benchmarks.run import DATASETS, RESULTS, _estimator, _load, is_current_default
+    from benchmarks.protocol import DATASETS, RESULTS, load_split, make_estimator
+    from benchmarks.table import is_current_default
 
     # The latest row per data set and seed of one protocol (a later row of another
     # section, say --max-trials 100, must not stand in for the default search's).
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:
             ds = DATASETS[name]
-            data = _load(name)  # (X, y, X_test, y_test) or (y, y_test): the training part only
+            data = load_split(name)  # (X, y, X_test, y_test) or (y, y_test): the training part only
             fit_args = data[:2] if ds.task == "classification" else data[:1]
             for seed in range(args.seeds):
                 row = rows.get((name, seed))
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 test = f"test (runs.jsonl): defaults {row['defaults'][ds.metric]:.3f}, " \
                        f"searched {row['searched'][ds.metric]:.3f}"
-                estimator = _estimator(name, seed, quick=False)
+                estimator = make_estimator(name, seed, quick=False)
                 if not args.pick_seeds:
                     # A space must name a parameter: fix one at the estimator's own value.
                     space = {"units": estimator.get_params()["units"]}

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from benchmarks.run import DATASETS, _estimator, _load, _test_score
+    from benchmarks.protocol import DATASETS, load_split, make_estimator, score_on_test
     from seqtune import SequenceSearch
 
     import keras
@@ -41,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for name in args.datasets:
         ds = DATASETS[name]
-        data = _load(name)
+        data = load_split(name)
         fit_args = data[:2] if ds.task == "classification" else (data[0],)
         test = data[2:] if ds.task == "classification" else data[1]
         for seed in range(args.seeds):
             for pruning in (False, True):
                 with tempfile.TemporaryDirectory() as tmp:
                     search = SequenceSearch(
-                        _estimator(name, seed, quick=False), space="default", tuner="random",
+                        make_estimator(name, seed, quick=False), space="default", tuner="random",
                         max_trials=args.trials, cv="auto", pruning=pruning, directory=tmp,
                         overwrite=True, tracking=False, random_state=seed, verbose=0)
                     started = time.perf_counter()
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                     wall = time.perf_counter() - started
                     seconds = sum(r["duration_s"] or 0 for r in search.records_)
                     pruned = sum(r["stopped_by"] == "pruning" for r in search.records_)
-                    score = _test_score(name, search.best_estimator_, test)[ds.metric]
+                    score = score_on_test(name, search.best_estimator_, test)[ds.metric]
                 print(f"| {ds.title} | {seed} | {'on' if pruning else 'off'} | {seconds:.0f} "
                       f"({wall:.0f} wall) | {pruned} | {search.best_score_:.3f} | {score:.3f} |",
                       flush=True)

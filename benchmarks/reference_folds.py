@@ -58,12 +58,12 @@ def _holt_winters(train: np.ndarray, steps: int) -> np.ndarray:
 
 def fold_scores(name: str) -> dict[str, list[float]]:
     """Per-fold scores of the references on ``name``'s ``cv="auto"`` folds."""
-    from benchmarks.run import DATASETS, _load
+    from benchmarks.protocol import DATASETS, load_split
     from seqtune.backtest import forecast_metrics
     from seqtune.search._task import make_folds, resolve_cv
 
     ds = DATASETS[name]
-    y, _ = _load(name)  # the training part only
+    y, _ = load_split(name)  # the training part only
     y = y.reshape(len(y), -1)
     cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
     folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
@@ -91,11 +91,11 @@ def fold_scores(name: str) -> dict[str, list[float]]:
 
 def fold_spans(name: str) -> list[int]:
     """Steps each of ``name``'s ``cv="auto"`` folds scores (``n_test`` of a trial's folds)."""
-    from benchmarks.run import DATASETS, _load
+    from benchmarks.protocol import DATASETS, load_split
     from seqtune.search._task import make_folds, resolve_cv
 
     ds = DATASETS[name]
-    y, _ = _load(name)
+    y, _ = load_split(name)
     cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
     folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
                        horizon=ds.horizon)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("datasets", nargs="*", default=["macrodata", "airline"])
     args = parser.parse_args(argv)
 
-    from benchmarks.run import DATASETS, RESULTS
+    from benchmarks.protocol import DATASETS, RESULTS
 
     rows = [json.loads(line) for line in RESULTS.open(encoding="utf-8") if line.strip()]
     for name in args.datasets:

@@ -113,11 +113,11 @@ def _table_row(dataset, seed, commit, **extra):
 
 
 def test_rows_that_ran_before_a_later_fix_are_marked_beside_their_figure(monkeypatch):
-    from benchmarks import run
+    from benchmarks import table as table_module
 
     before = {("old1234", "78abe70"), ("old1234", "6e749ff")}
-    monkeypatch.setattr(run, "_lacks", lambda commit, fix: (commit, fix) in before)
-    table = run.render([_table_row("pickup_gesture", 0, "old1234+dirty"),
+    monkeypatch.setattr(table_module, "_lacks", lambda commit, fix: (commit, fix) in before)
+    table = table_module.render([_table_row("pickup_gesture", 0, "old1234+dirty"),
                         _table_row("pickup_gesture", 1, "new5678"),
                         _table_row("airline", 0, "old1234", intensify=0),
                         _table_row("airline", 1, "old1234", intensify=3)])
@@ -131,46 +131,46 @@ def test_rows_that_ran_before_a_later_fix_are_marked_beside_their_figure(monkeyp
 
 
 def test_rows_searched_over_a_changed_space_get_a_section_of_their_own(monkeypatch):
-    from benchmarks import run
+    from benchmarks import table as table_module
 
-    monkeypatch.setattr(run, "SPACE_CHANGES", (("space01", None, ("airline",), "smaller space"),))
-    monkeypatch.setattr(run, "_has", lambda commit, change: commit == "new5678")
-    monkeypatch.setattr(run, "_lacks", lambda commit, fix: False)
+    monkeypatch.setattr(table_module, "SPACE_CHANGES", (("space01", None, ("airline",), "smaller space"),))
+    monkeypatch.setattr(table_module, "_has", lambda commit, change: commit == "new5678")
+    monkeypatch.setattr(table_module, "_lacks", lambda commit, fix: False)
     rows = [_table_row("airline", s, "old1234", intensify=3, n_folds=3, fold_spans=[8, 8, 8])
             for s in (0, 1)]
     rows.append(_table_row("airline", 0, "new5678", intensify=3, n_folds=3, fold_spans=[8, 8, 8]))
-    assert [run.is_current_default(r) for r in rows] == [False, False, True]
-    table = run.render(rows)
+    assert [table_module.is_current_default(r) for r in rows] == [False, False, True]
+    table = table_module.render(rows)
     assert "### jax, intensify=3, rolling-origin folds, a refit per seed\n" in table
     assert ("### jax, intensify=3, rolling-origin folds, a refit per seed, smaller space "
             "(today's default search)") in table
     # A data set the change does not touch keeps its section and stays the default.
     other = _table_row("pickup_gesture", 0, "old1234", ensemble=3)
-    assert run._variant(other) == "jax, ensemble=3" and run.is_current_default(other)
+    assert table_module._variant(other) == "jax, ensemble=3" and table_module.is_current_default(other)
 
 
 def test_a_reverted_space_change_labels_only_the_rows_searched_while_it_was_in_force(monkeypatch):
-    from benchmarks import run
+    from benchmarks import table as table_module
 
     # space01 came in at mid5678 and was reverted at new9012.
     history = {"mid5678": {"space01"}, "new9012": {"space01", "revert1"}, "old1234": set()}
-    monkeypatch.setattr(run, "SPACE_CHANGES",
+    monkeypatch.setattr(table_module, "SPACE_CHANGES",
                         (("space01", "revert1", ("airline",), "fixed ensemble size"),))
-    monkeypatch.setattr(run, "_has", lambda commit, change: change in history[commit])
-    monkeypatch.setattr(run, "_lacks", lambda commit, fix: False)
+    monkeypatch.setattr(table_module, "_has", lambda commit, change: change in history[commit])
+    monkeypatch.setattr(table_module, "_lacks", lambda commit, fix: False)
     rows = [_table_row("airline", 0, c, intensify=3, n_folds=3, fold_spans=[8, 8, 8])
             for c in ("old1234", "mid5678", "new9012")]
-    assert [run._variant(r).endswith("fixed ensemble size") for r in rows] == [False, True, False]
+    assert [table_module._variant(r).endswith("fixed ensemble size") for r in rows] == [False, True, False]
     # The space is back to what it was before the change: the older rows are today's too.
-    assert [run.is_current_default(r) for r in rows] == [True, False, True]
-    headers = [line for line in run.render(rows).splitlines() if line.startswith("### ")]
+    assert [table_module.is_current_default(r) for r in rows] == [True, False, True]
+    headers = [line for line in table_module.render(rows).splitlines() if line.startswith("### ")]
     assert headers == [
         "### jax, intensify=3, rolling-origin folds, a refit per seed (today's default search)",
         "### jax, intensify=3, rolling-origin folds, a refit per seed, fixed ensemble size"]
 
 
 def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
-    from benchmarks.run import _lacks
+    from benchmarks.table import _lacks
 
     known = subprocess.run(["git", "cat-file", "-e", "2581e95^{commit}"], cwd=REPO,
                            capture_output=True, timeout=30)
@@ -185,7 +185,7 @@ def test_a_row_lacks_a_fix_when_its_commit_came_before_it():
 
 
 def test_a_row_has_a_space_change_when_its_commit_includes_it_and_not_its_revert():
-    from benchmarks.run import SPACE_CHANGES, _has, _space_changes
+    from benchmarks.table import SPACE_CHANGES, _has, _space_changes
 
     known = subprocess.run(["git", "cat-file", "-e", "4d13b0d^{commit}"], cwd=REPO,
                            capture_output=True, timeout=30)
@@ -254,7 +254,7 @@ def test_pick_seed_folds_scores_the_picks_first_seed_its_mean_and_its_seeds_aver
 
 
 def test_rows_of_another_search_option_get_a_section_of_their_own():
-    from benchmarks.run import render
+    from benchmarks.table import render
 
     def row(seed, intensify, mae):
         return {"dataset": "airline", "seed": seed, "backend": "jax", "quick": False,
@@ -272,8 +272,8 @@ def test_rows_of_another_search_option_get_a_section_of_their_own():
 
 
 def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_older_ones(monkeypatch):
-    from benchmarks import run
-    from benchmarks.run import render
+    from benchmarks import table as table_module
+    from benchmarks.table import render
 
     def row(seed, mae, **extra):
         return {"dataset": "airline", "seed": seed, "backend": "jax", "quick": False,
@@ -286,7 +286,7 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
                 **extra}
 
     # Rows without fold_spans scored one 24-month forecast per fold.
-    monkeypatch.setattr(run, "SPACE_CHANGES", ())  # these rows searched today's space
+    monkeypatch.setattr(table_module, "SPACE_CHANGES", ())  # these rows searched today's space
     table = render([row(0, 20.0), row(0, 12.0, fold_spans=[47, 24])])
     headers = [line for line in table.splitlines() if line.startswith("### ")]
     assert headers == ["### jax, intensify=3, a refit per seed",
@@ -317,7 +317,7 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
 
 
 def test_rows_that_averaged_configurations_get_a_section_of_their_own():
-    from benchmarks.run import render
+    from benchmarks.table import render
 
     def row(seed, accuracy, **extra):
         return {"dataset": "gunpoint", "seed": seed, "backend": "jax", "quick": False,
@@ -338,10 +338,10 @@ def test_rows_that_averaged_configurations_get_a_section_of_their_own():
 
 
 def test_rows_ranked_by_another_objective_are_named_and_the_default_search_is_marked(monkeypatch):
-    from benchmarks import run
-    from benchmarks.run import render
+    from benchmarks import table as table_module
+    from benchmarks.table import render
 
-    monkeypatch.setattr(run, "SPACE_CHANGES", ())  # these rows searched today's space
+    monkeypatch.setattr(table_module, "SPACE_CHANGES", ())  # these rows searched today's space
 
     def row(seed, objective, intensify, mase, ensemble=1):
         return {"dataset": "macrodata", "seed": seed, "backend": "jax", "quick": False,
@@ -416,7 +416,8 @@ def test_nested_forecast_choice_scores_each_fold_with_choices_made_on_the_others
 def test_the_committed_table_is_what_its_rows_render_to():
     # RESULTS.md is never edited by hand: `python -m benchmarks.run --render` rewrites it
     # from runs.jsonl and NOTES.md, so the two cannot drift apart.
-    from benchmarks.run import OUTPUT, RESULTS, render
+    from benchmarks.protocol import OUTPUT, RESULTS
+    from benchmarks.table import render
 
     shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO,
                              capture_output=True, text=True, timeout=30)
@@ -448,10 +449,10 @@ def test_a_row_records_the_backend_and_numerics_versions_and_none_for_a_missing_
 
 
 def test_a_section_names_its_package_versions_or_says_they_were_not_recorded():
-    from benchmarks import run
+    from benchmarks import table as table_module
 
     versions = {"jax": "0.10.2", "jaxlib": "0.10.2", "numpy": "2.3.5", "keras-tuner": None}
-    assert run._versions_text([{"versions": versions}, {"versions": versions}]) == \
+    assert table_module._versions_text([{"versions": versions}, {"versions": versions}]) == \
         "jax 0.10.2, jaxlib 0.10.2, numpy 2.3.5, "
-    assert run._versions_text([{"versions": versions}, {}]) == \
+    assert table_module._versions_text([{"versions": versions}, {}]) == \
         "other package versions not recorded, "
