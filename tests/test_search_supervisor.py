@@ -60,7 +60,7 @@ def test_a_worker_answered_stopped_is_recorded_once_and_left_alone(tmp_path):
     supervisor, started = _supervisor(tmp_path, server, [0])
     for _ in range(5):  # the chief polls every 0.2 s
         supervisor._watch_workers()
-    assert supervisor.workers[0].exits == [0] and supervisor.workers[0].done
+    assert supervisor.workers[0].exits == [0] and supervisor.workers[0].ended == "stopped"
     assert started == [] and supervisor.fatal is None
 
 
@@ -108,6 +108,7 @@ def test_a_worker_that_dies_before_any_trial_stops_the_search_after_a_few_tries(
     assert supervisor.workers[0].exits == [1] * MAX_WORKER_DEATHS
     assert f"Worker tuner0 exited {MAX_WORKER_DEATHS} times before it took a trial" in supervisor.fatal
     assert "seqtune_workers/tuner0.log" in supervisor.fatal and supervisor.server.stopped
+    assert supervisor.workers[0].ended == "fatal"
 
 
 def test_a_worker_killed_for_its_lapsed_lease_is_restarted_without_counting_a_death(tmp_path):
@@ -144,7 +145,7 @@ def test_a_worker_ended_by_a_fatal_error_is_not_restarted_for_a_later_retry(tmp_
     server = _Server()
     supervisor, started = _supervisor(tmp_path, server, [_fatal_exit(), 0])
     supervisor._watch_workers()
-    assert supervisor.fatal and all(w.done for w in supervisor.workers)
+    assert supervisor.fatal and [w.ended for w in supervisor.workers] == ["fatal", "stopped"]
     server._retries = ["7"]
     supervisor._watch_workers()
     assert started == []

@@ -220,10 +220,17 @@ class _Worker:
     proc: subprocess.Popen | None = None
     restarts: int = 0
     exits: list = field(default_factory=list)
-    done: bool = False  # exited for good: answered STOPPED, or fatal
-    stopped: bool = False  # done because answered STOPPED: a later retry may start it again
+    #: Why it exited for good: None while it runs or will be restarted; "stopped" when it
+    #: was answered STOPPED (a later retry may start it again); "fatal"; or "over" when the
+    #: search was over as it exited.
+    ended: str | None = None
     killed: bool = False  # by the chief, its trial taken back (lease lapsed)
     idle_deaths: int = 0  # exits in a row before it took a trial
+
+    @property
+    def done(self) -> bool:
+        """Whether the worker exited for good (see :attr:`ended`)."""
+        return self.ended is not None
 
 
 class Supervisor:
@@ -351,12 +358,12 @@ class Supervisor:
             worker.exits.append(code)
             trial_id = ongoing.get(worker.tuner_id)
             if code == 0 and trial_id is None and not self._retry_lacks_a_taker(ongoing):
-                worker.done = worker.stopped = True  # answered STOPPED, no retry waits for it
+                worker.ended = "stopped"  # no retry waits for it
                 continue
             if code == _fatal_exit():
                 self.fatal = self.fatal or self._error_of(trial_id) or f"worker {worker.tuner_id} stopped"
                 self.server.stop_new_trials()
-                worker.done = True
+                worker.ended = "fatal"
                 continue
             if trial_id is None and code != 0 and not worker.killed:
                 worker.idle_deaths += 1
@@ -367,7 +374,7 @@ class Supervisor:
                         f"took a trial (exit codes {worker.exits[-worker.idle_deaths:]}); its "
                         f"output is in {log}.")
                     self.server.stop_new_trials()
-                    worker.done = True
+                    worker.ended = "fatal"
                     continue
             if trial_id is not None:
                 self.deaths[trial_id] += 1
@@ -377,15 +384,15 @@ class Supervisor:
                         f"{worker.exits[-MAX_WORKER_DEATHS:]}; negative: killed by that signal, "
                         "e.g. -9 for SIGKILL, as by the out-of-memory killer)."))
             if self.server.over():
-                worker.done = True
+                worker.ended = "over"
             else:
                 worker.restarts += 1
                 self._start(worker)  # same tuner id: Keras Tuner hands it its open trial again
         for worker in self.workers:
-            if worker.stopped and not self.fatal and self._retry_lacks_a_taker(ongoing):
+            if worker.ended == "stopped" and not self.fatal and self._retry_lacks_a_taker(ongoing):
                 # A remote worker's lease lapsed after every local worker was answered
                 # STOPPED: without this, its trial would wait for a remote worker forever.
-                worker.done = worker.stopped = False
+                worker.ended = None
                 worker.restarts += 1
                 self._start(worker)
 
