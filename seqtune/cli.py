@@ -280,7 +280,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from seqtune.search._loop import worker_main
+    from seqtune.search._worker import worker_main
 
     return worker_main(args.oracle, args.directory, tuner_id=args.tuner_id, lease=args.lease,
                        wait=args.wait)

@@ -201,7 +201,7 @@ def test_a_worker_without_a_chief_waits_then_says_what_to_start(tmp_path, capsys
 def test_a_worker_run_in_process_gives_keras_tuner_its_role_back(tmp_path, monkeypatch):
     # Keras Tuner reads a worker's role from the environment: a worker run in a notebook or
     # a test must leave that process's later searches local.
-    from seqtune.search import _loop, _runner
+    from seqtune.search import _runner, _worker
 
     for key in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         monkeypatch.delenv(key, raising=False)
@@ -212,10 +212,10 @@ def test_a_worker_run_in_process_gives_keras_tuner_its_role_back(tmp_path, monke
         seen.update({k: v for k, v in os.environ.items() if k.startswith("KERASTUNER_")})
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(_loop, "wait_for_chief", lambda *a, **k: ("127.0.0.1:1", {}))
+    monkeypatch.setattr(_worker, "wait_for_chief", lambda *a, **k: ("127.0.0.1:1", {}))
     monkeypatch.setattr(_runner, "trial_context", trial_context)
     with pytest.raises(RuntimeError, match="stop here"):
-        _loop.worker_main("127.0.0.1:8000", tmp_path / "proj", tuner_id="w1", wait=0)
+        _worker.worker_main("127.0.0.1:8000", tmp_path / "proj", tuner_id="w1", wait=0)
     assert seen == {"KERASTUNER_TUNER_ID": "w1", "KERASTUNER_ORACLE_IP": "127.0.0.1",
                     "KERASTUNER_ORACLE_PORT": "8000"}
     after = {k: v for k, v in os.environ.items() if k.startswith("KERASTUNER_")}

@@ -19,6 +19,9 @@ One module per concept, in the order a search uses them:
                           both imported lazily)
 ``_job``                  the job a chief writes for its workers, and whose it is
 ``_loop``                 the search loop: in process, or a chief supervising workers
+``_worker``               one worker process (``seqtune worker``)
+``_intensify``            re-scoring the best configurations with fresh weight seeds
+``_track``                the search's side of tracking (which tracker, the final model)
 ``_state``                resume state (``seqtune_search.json``)
 ``_final``                the final model: refit, bagged fold models, or an ensemble
 ``_progress``             one line per trial, or events for a caller's display

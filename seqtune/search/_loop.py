@@ -1,5 +1,7 @@
 """How a search's trials get run: in this process, or by supervised worker processes.
 
+* :func:`run_trials`: the entry point. By mode, it runs the trials in this process, as
+  a worker started by hand with Keras Tuner's variables, or as the chief.
 * :func:`run_search`: Keras Tuner's own loop, in this process (``n_jobs=1``).
 * :class:`Supervisor`: the chief's loop (``n_jobs > 1``, ``gpus``, or a
   ``chief_address``). It serves the oracle over Keras Tuner's protocol
@@ -8,7 +10,8 @@
   trial that killed its worker three times, hands the trial of a worker whose lease
   lapsed to another, stops at the time budget, and returns when the search is over,
   whatever became of the workers.
-* :func:`worker_main`: one worker process (``seqtune worker``), local or remote.
+
+A worker process (``seqtune worker``) runs :func:`seqtune.search._worker.worker_main`.
 
 The chief writes everything a worker needs once (:mod:`._job`).
 """
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,14 +39,69 @@ from seqtune.records import (
     write_record,
 )
 
-from ._job import CHIEF_FILENAME, wait_for_chief
+from ._job import CHIEF_FILENAME
 
 __all__ = ["Supervisor", "choose_mode", "collect_records", "known_trials", "parse_gpus",
-           "run_search", "warn_if_stopped_by_failures", "worker_env", "worker_main"]
+           "run_search", "run_trials", "warn_if_stopped_by_failures", "worker_env"]
 
 #: A trial that kills its worker this many times is recorded FAILED.
 MAX_WORKER_DEATHS = 3
 _POLL_S = 0.2
+
+
+# ------------------------------------------------------------------- the entry point
+
+
+def run_trials(mode: str, kt_tuner: Any, *, job: dict, project_dir: Path, deadline: Any,
+               on_trial_end: Callable[..., None], reserve: Callable[[], float],
+               max_consecutive_failures: int, verbose: int, time_budget: float | None,
+               lease: float, n_workers: int = 0, gpus: list[str] | None = None,
+               trials_per_gpu: int = 1, trial_timeout: float | None = None,
+               chief_address: str | None = None, backend: str = "") -> dict | None:
+    """Run the search's trials as ``mode`` (:func:`choose_mode`) says.
+
+    "local": :func:`run_search` in this process. "worker": this process is a worker
+    started by hand with Keras Tuner's variables; it runs trials for the chief.
+    "chief": the job is written to ``project_dir`` once and a :class:`Supervisor` runs
+    the workers until the search is over.
+
+    Returns
+    -------
+    dict or None
+        The chief's account of its workers (``SequenceSearch.workers_``); None otherwise.
+
+    Raises
+    ------
+    RuntimeError
+        When a worker stopped the search with an error every trial would hit.
+    """
+    if mode == "local":
+        run_search(kt_tuner, max_consecutive_failures=max_consecutive_failures,
+                   verbose=verbose, time_budget=time_budget)
+        return None
+    if mode == "worker":
+        from ._chief import run_worker
+
+        run_worker(kt_tuner, tuner_id=os.environ["KERASTUNER_TUNER_ID"], lease_s=lease)
+        return None
+    from ._chief import distributed_role
+    from ._job import write_job
+
+    write_job(project_dir, job)
+    address = chief_address or "127.0.0.1:0"
+    if distributed_role() == "chief":  # started by hand with Keras Tuner's variables
+        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    workers = Supervisor(
+        kt_tuner, project_dir=project_dir, n_workers=n_workers, address=address, gpus=gpus,
+        trials_per_gpu=trials_per_gpu, lease=lease, trial_timeout=trial_timeout,
+        deadline=deadline, on_trial_end=on_trial_end, backend=backend, verbose=verbose,
+        reserve=reserve, session=job["session"],
+    ).run()
+    warn_if_stopped_by_failures(kt_tuner, max_consecutive_failures)
+    if workers["fatal"]:
+        raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
+                           f"every trial would hit:\n{workers['fatal']}")
+    return workers
 
 
 # ------------------------------------------------------------------- in this process
@@ -461,68 +518,3 @@ def _fatal_exit() -> int:
     from ._chief import FATAL_EXIT
 
     return FATAL_EXIT
-
-
-# ----------------------------------------------------------------------- a worker
-
-
-def worker_main(oracle: str | None, project_dir: str | os.PathLike, *,
-                tuner_id: str | None = None, lease: float | None = None,
-                wait: float = 600.0) -> int:
-    """Run one worker of the search in ``project_dir``, reporting to the chief at ``oracle``.
-
-    Parameters
-    ----------
-    oracle : str or None
-        The chief's ``host:port``; None reads it from ``seqtune_chief.json`` in
-        ``project_dir``, which the chief writes while it listens.
-    project_dir : path
-        ``<directory>/<project_name>`` of the search, on a disk shared with the chief.
-    tuner_id : str, optional
-        Keras Tuner's id of this worker; unique per worker (default: from the host
-        name and process id). A restarted worker takes its old id back.
-    lease : float, optional
-        Seconds the chief waits for a heartbeat (default: the search's).
-    wait : float, default=600
-        Seconds to wait for the chief to start (a worker of a batch job may start first).
-
-    Returns
-    -------
-    int
-        The process exit code.
-    """
-    project_dir = Path(project_dir)
-    if oracle is not None:
-        host, _, port = oracle.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"--oracle {oracle!r} is not host:port, e.g. 10.0.0.5:8000")
-    address, job = wait_for_chief(project_dir, wait=wait, explicit=oracle is not None)
-    host, _, port = (oracle or address).rpartition(":")
-    tuner_id = tuner_id or f"tuner-{socket.gethostname()}-{os.getpid()}"
-    from ._runner import TrialRunner, trial_context
-    from ._chief import run_worker
-    from ._tuner import make_tuner
-
-    # Keras Tuner reads its role from the environment; restore it afterwards so that a
-    # worker run in-process (a notebook, a test) leaves later searches local.
-    kt_env = {"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
-              "KERASTUNER_ORACLE_PORT": port}
-    saved = {key: os.environ.get(key) for key in kt_env}
-    os.environ.update(kt_env)
-    try:
-        context = trial_context(job)
-        runner = TrialRunner(context)
-        kt_tuner = make_tuner(runner, tuner=job["tuner"], deadline=context.deadline,
-                              directory=str(project_dir.parent), project_name=project_dir.name,
-                              overwrite=False, seed=job["seed"], max_trials=job["max_trials"],
-                              max_consecutive_failures=job["max_consecutive_failures"],
-                              max_epochs=job["max_epochs"])
-        parent = os.environ.get("SEQTUNE_PARENT_PID")
-        return run_worker(kt_tuner, tuner_id=tuner_id, lease_s=float(lease or job["lease"]),
-                          parent_pid=int(parent) if parent else None)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

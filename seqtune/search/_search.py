@@ -33,7 +33,7 @@ from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_ensemble, resolve_final_model
 from ._job import make_job
-from ._loop import choose_mode, warn_if_stopped_by_failures
+from ._loop import choose_mode
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialRunner, trial_context
@@ -410,9 +410,7 @@ class SequenceSearch(BaseEstimator):
                 fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
                 mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
         from ._intensify import Intensifier, resolve_intensify
-        from ._job import write_job
-        from ._loop import Supervisor, collect_records, known_trials, run_search
-        from ._chief import distributed_role, run_worker
+        from ._loop import collect_records, known_trials, run_trials
         from ._tuner import make_tuner
 
         task, estimator, space = job["task"], job["estimator"], job["space"]
@@ -464,28 +462,13 @@ class SequenceSearch(BaseEstimator):
                                                                   len(context.folds))},
                            fingerprint=fingerprint, earlier=earlier, later=later)
 
-        self.workers_ = None
-        if mode == "local":
-            run_search(kt_tuner, max_consecutive_failures=int(self.max_consecutive_failures),
-                       verbose=self.verbose, time_budget=self.time_budget)
-        elif mode == "worker":
-            run_worker(kt_tuner, tuner_id=os.environ["KERASTUNER_TUNER_ID"], lease_s=float(self.lease))
-        else:
-            write_job(project_dir, job)
-            address = self.chief_address or "127.0.0.1:0"
-            if distributed_role() == "chief":  # started by hand with Keras Tuner's variables
-                address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-            self.workers_ = Supervisor(
-                kt_tuner, project_dir=project_dir, n_workers=n_workers, address=address, gpus=gpus,
-                trials_per_gpu=int(self.trials_per_gpu), lease=float(self.lease),
-                trial_timeout=self.trial_timeout, deadline=context.deadline,
-                on_trial_end=trial_ended, backend=_backend(), verbose=self.verbose,
-                reserve=intensifier.reserve, session=job["session"],
-            ).run()
-            warn_if_stopped_by_failures(kt_tuner, int(self.max_consecutive_failures))
-            if self.workers_["fatal"]:
-                raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
-                                   f"every trial would hit:\n{self.workers_['fatal']}")
+        self.workers_ = run_trials(
+            mode, kt_tuner, job=job, project_dir=project_dir, deadline=context.deadline,
+            on_trial_end=trial_ended, reserve=intensifier.reserve,
+            max_consecutive_failures=int(self.max_consecutive_failures), verbose=self.verbose,
+            time_budget=self.time_budget, lease=float(self.lease), n_workers=n_workers,
+            gpus=gpus, trials_per_gpu=int(self.trials_per_gpu), trial_timeout=self.trial_timeout,
+            chief_address=self.chief_address, backend=_backend())
         self.records_ = collect_records(project_dir, known_trials(kt_tuner), runner)
         if mode != "worker":  # the chief re-scores, once every trial has ended
             self.records_ = intensifier.run(self.records_)
