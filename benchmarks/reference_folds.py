@@ -17,6 +17,11 @@ own training part), beside the picks' recorded fold scores::
   network is fitted once per fold and only reads the longer history), which favours
   the reference.
 
+It also prints the KPSS p-value the search's trend test reads (``difference=0`` leaves
+the space below 0.05) on the whole training series, as the search computes it, and on
+each fold's training part alone, which leaves the folds' scoring stretches out of the
+decision.
+
 Only picks scored on the same folds are listed (``fold_spans`` in runs.jsonl): since
 2026-12-05 a multi-step forecaster's folds score several origins each (``make_folds``),
 so the Airline rows from before then (two folds of one 24-month forecast) are left out.
@@ -89,6 +94,24 @@ def fold_scores(name: str) -> dict[str, list[float]]:
     return scores
 
 
+def trend_pvalues(name: str) -> dict[str, float | None]:
+    """The trend test's KPSS p-value on the training series and on each fold's training part."""
+    from benchmarks.protocol import DATASETS, load_split
+    from seqtune.preprocessing import level_stationarity_pvalue
+    from seqtune.search._task import make_folds, resolve_cv
+
+    ds = DATASETS[name]
+    y, _ = load_split(name)
+    cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
+    folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
+                       horizon=ds.horizon)
+    pvalues = {f"whole training series ({len(y)} steps)": level_stationarity_pvalue(y)}
+    for i, fold in enumerate(folds):
+        part = y[fold.train_index]
+        pvalues[f"fold {i}'s training part ({len(part)} steps)"] = level_stationarity_pvalue(part)
+    return pvalues
+
+
 def fold_spans(name: str) -> list[int]:
     """Steps each of ``name``'s ``cv="auto"`` folds scores (``n_test`` of a trial's folds)."""
     from benchmarks.protocol import DATASETS, load_split
@@ -116,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: mean fold {unit} on the search's cv='auto' folds (no test split)")
         for label, values in fold_scores(name).items():
             print(f"  {label:28s} {statistics.mean(values):.3f}  folds {[round(v, 3) for v in values]}")
+        for label, pvalue in trend_pvalues(name).items():
+            shown = "n/a" if pvalue is None else f"{pvalue:.3g}"
+            print(f"  KPSS p-value, {label}: {shown}")
         # Only picks ranked by the metric the references are scored with compare.
         spans = fold_spans(name)
         picks = [r for r in rows if r["dataset"] == name and not r["quick"]
