@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from seqtune.search import _chief
 from seqtune.search._loop import MAX_WORKER_DEATHS, Supervisor, _Worker
 
@@ -149,3 +151,23 @@ def test_a_worker_ended_by_a_fatal_error_is_not_restarted_for_a_later_retry(tmp_
     server._retries = ["7"]
     supervisor._watch_workers()
     assert started == []
+
+
+def test_a_fatal_worker_error_is_raised_with_the_workers_account_kept(tmp_path, monkeypatch):
+    import numpy as np
+
+    from seqtune import SequenceClassifier, SequenceSearch
+    from seqtune.search import _loop
+
+    fatal = "ModuleNotFoundError: No module named 'a_users_layer'"
+    account = {"fatal": fatal, "workers": [{"tuner_id": "tuner0", "restarts": 0}]}
+    monkeypatch.setattr(_loop, "run_trials", lambda mode, *a, **k: account if mode == "chief" else None)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 8, 1)), np.array([0, 1] * 5)
+    search = SequenceSearch(SequenceClassifier(epochs=1), space="quick", tuner="random",
+                            max_trials=1, n_jobs=2, tracking=False, directory=tmp_path,
+                            random_state=0, verbose=0)
+    with pytest.raises(RuntimeError, match="A worker stopped the search in .*an error every "
+                                           "trial would hit:\nModuleNotFoundError: No module"):
+        search.fit(X, y)
+    assert search.workers_ is account  # the restarts and exit codes stay to inspect

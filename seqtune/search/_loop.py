@@ -68,12 +68,9 @@ def run_trials(mode: str, kt_tuner: Any, *, job: dict, project_dir: Path, deadli
     Returns
     -------
     dict or None
-        The chief's account of its workers (``SequenceSearch.workers_``); None otherwise.
-
-    Raises
-    ------
-    RuntimeError
-        When a worker stopped the search with an error every trial would hit.
+        The chief's account of its workers (``SequenceSearch.workers_``); its ``fatal``
+        holds the error every trial would hit when a worker stopped the search for it.
+        None outside the chief.
     """
     if mode == "local":
         run_search(kt_tuner, max_consecutive_failures=max_consecutive_failures,
@@ -98,9 +95,6 @@ def run_trials(mode: str, kt_tuner: Any, *, job: dict, project_dir: Path, deadli
         reserve=reserve, session=job["session"],
     ).run()
     warn_if_stopped_by_failures(kt_tuner, max_consecutive_failures)
-    if workers["fatal"]:
-        raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
-                           f"every trial would hit:\n{workers['fatal']}")
     return workers
 
 

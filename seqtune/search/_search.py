@@ -469,6 +469,9 @@ class SequenceSearch(BaseEstimator):
             time_budget=self.time_budget, lease=float(self.lease), n_workers=n_workers,
             gpus=gpus, trials_per_gpu=int(self.trials_per_gpu), trial_timeout=self.trial_timeout,
             chief_address=self.chief_address, backend=_backend())
+        if self.workers_ is not None and self.workers_["fatal"]:  # workers_ stays to inspect
+            raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
+                               f"every trial would hit:\n{self.workers_['fatal']}")
         self.records_ = collect_records(project_dir, known_trials(kt_tuner), runner)
         if mode != "worker":  # the chief re-scores, once every trial has ended
             self.records_ = intensifier.run(self.records_)
