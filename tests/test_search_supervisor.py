@@ -163,7 +163,7 @@ def test_a_fatal_worker_error_is_raised_with_the_workers_account_kept(tmp_path, 
     account = {"fatal": fatal, "workers": [{"tuner_id": "tuner0", "restarts": 0}]}
     monkeypatch.setattr(_loop, "run_trials", lambda mode, *a, **k: account if mode == "chief" else None)
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(10, 8, 1)), np.array([0, 1] * 5)
+    X, y = rng.normal(size=(10, 16, 1)), np.array([0, 1] * 5)
     search = SequenceSearch(SequenceClassifier(epochs=1), space="quick", tuner="random",
                             max_trials=1, n_jobs=2, tracking=False, directory=tmp_path,
                             random_state=0, verbose=0)
