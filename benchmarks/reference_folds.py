@@ -61,18 +61,26 @@ def _holt_winters(train: np.ndarray, steps: int) -> np.ndarray:
     return fit.forecast(steps)[:, None]
 
 
-def fold_scores(name: str) -> dict[str, list[float]]:
-    """Per-fold scores of the references on ``name``'s ``cv="auto"`` folds."""
+def _training_folds(name: str) -> tuple[np.ndarray, list]:
+    """``name``'s training series, shape (n_timesteps, n_channels), and its ``cv="auto"`` folds."""
     from benchmarks.protocol import DATASETS, load_split
-    from seqtune.backtest import forecast_metrics
     from seqtune.search._task import make_folds, resolve_cv
 
     ds = DATASETS[name]
     y, _ = load_split(name)  # the training part only
     y = y.reshape(len(y), -1)
     cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
-    folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
-                       horizon=ds.horizon)
+    return y, make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
+                         horizon=ds.horizon)
+
+
+def fold_scores(name: str) -> dict[str, list[float]]:
+    """Per-fold scores of the references on ``name``'s ``cv="auto"`` folds."""
+    from benchmarks.protocol import DATASETS
+    from seqtune.backtest import forecast_metrics
+
+    ds = DATASETS[name]
+    y, folds = _training_folds(name)
     scores: dict[str, list[float]] = {}
     h = ds.horizon
     for fold in folds:
@@ -96,15 +104,9 @@ def fold_scores(name: str) -> dict[str, list[float]]:
 
 def trend_pvalues(name: str) -> dict[str, float | None]:
     """The trend test's KPSS p-value on the training series and on each fold's training part."""
-    from benchmarks.protocol import DATASETS, load_split
     from seqtune.preprocessing import level_stationarity_pvalue
-    from seqtune.search._task import make_folds, resolve_cv
 
-    ds = DATASETS[name]
-    y, _ = load_split(name)
-    cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
-    folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
-                       horizon=ds.horizon)
+    y, folds = _training_folds(name)
     pvalues = {f"whole training series ({len(y)} steps)": level_stationarity_pvalue(y)}
     for i, fold in enumerate(folds):
         part = y[fold.train_index]
@@ -114,15 +116,7 @@ def trend_pvalues(name: str) -> dict[str, float | None]:
 
 def fold_spans(name: str) -> list[int]:
     """Steps each of ``name``'s ``cv="auto"`` folds scores (``n_test`` of a trial's folds)."""
-    from benchmarks.protocol import DATASETS, load_split
-    from seqtune.search._task import make_folds, resolve_cv
-
-    ds = DATASETS[name]
-    y, _ = load_split(name)
-    cv = resolve_cv("auto", "forecasting", len(y), horizon=ds.horizon)
-    folds = make_folds("forecasting", y, None, cv=cv, fraction=0.2, random_state=0,
-                       horizon=ds.horizon)
-    return [len(f.test_index) for f in folds]
+    return [len(f.test_index) for f in _training_folds(name)[1]]
 
 
 def main(argv: list[str] | None = None) -> int:
