@@ -26,6 +26,7 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import subprocess
@@ -133,6 +134,7 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
                            if "members" in (search.final_model_ or {}) else {})},
         "alternatives": alternatives,
         "pick_seed_folds": _pick_seed_folds(search) if ds.task == "forecasting" else None,
+        "trials": _trial_table(search),
         "date": dt.date.today().isoformat(), "commit": _commit(),
         "keras": keras.__version__, "versions": _versions(keras.config.backend()),
         "python": platform.python_version(),
@@ -153,6 +155,15 @@ def _versions(backend: str) -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             found[package] = None
     return found
+
+
+def _trial_table(search) -> list[dict]:
+    """Every trial's row of ``search.results_`` (parameters, fold scores, status), without
+    the error text and with NaN as None: a selection rule can then be replayed on a
+    committed run without rerunning its search, whose directory is not kept."""
+    frame = search.results_.drop(columns=["error"], errors="ignore")
+    return [{key: None if isinstance(value, float) and math.isnan(value) else value
+             for key, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _pick_seed_folds(search) -> dict | None:

@@ -36,6 +36,12 @@ def test_quick_run_writes_rows_and_renders_the_table(tmp_path):
                             "torch": ["torch"]}[row["backend"]]
         assert any(row["versions"][p] for p in backend_packages)
         assert row["versions"]["numpy"] == np.__version__
+        # every trial is kept, with its fold scores, so a selection can be replayed offline
+        assert len(row["trials"]) == 2
+        assert {"trial_id", "score", "status", "std_score", "split0_score", "split1_score"} \
+            <= set(row["trials"][0])
+        assert "error" not in row["trials"][0]
+        assert any(t["score"] == row["best_cv_score"] for t in row["trials"])
     assert 0 <= rows[0]["searched"]["accuracy"] <= 1 and rows[1]["searched"]["mae"] > 0
     table = output.read_text()
     assert "Only `--quick` smoke runs are recorded: these are not results." in table
