@@ -462,3 +462,38 @@ def test_a_section_names_its_package_versions_or_says_they_were_not_recorded():
         "jax 0.10.2, jaxlib 0.10.2, numpy 2.3.5, "
     assert table_module._versions_text([{"versions": versions}, {}]) == \
         "other package versions not recorded, "
+
+
+def _trial(trial_id, score, splits, n_params, status="completed", std=None):
+    row = {"trial_id": trial_id, "score": score, "status": status, "n_params": n_params,
+           "std_score": float(np.std([s for s in splits if s is not None])) if std is None else std}
+    row.update({f"split{i}_score": s for i, s in enumerate(splits)})
+    return row
+
+
+def test_fold_agreement_is_one_when_the_folds_rank_alike_and_minus_one_when_reversed():
+    from benchmarks.selection import complete_trials, fold_agreement
+
+    alike = [_trial(str(i), i, [i, 10 + i, 20 + i], 100) for i in range(4)]
+    reversed_ = [_trial(str(i), 1.5, [i, 3 - i], 100) for i in range(4)]
+    pruned = _trial("9", 50.0, [50.0, None, None], 10)
+    complete, n_folds = complete_trials([*alike, pruned])
+    assert n_folds == 3 and [t["trial_id"] for t in complete] == ["0", "1", "2", "3"]
+    assert fold_agreement(complete, n_folds) == pytest.approx(1.0)
+    assert fold_agreement(*complete_trials(reversed_)) == pytest.approx(-1.0)
+    assert fold_agreement(complete[:2], n_folds) is None  # too few trials to rank
+
+
+def test_the_one_standard_error_rule_takes_the_smallest_network_within_the_band():
+    from benchmarks.selection import one_standard_error
+
+    trials = [_trial("a", 10.0, [8.0, 12.0], 5000, std=2.0),   # best MAE; SE = 2 / sqrt(2)
+              _trial("b", 11.0, [11.0, 11.0], 300),            # within 10 + 1.414
+              _trial("c", 11.3, [11.0, 11.6], 200),            # within, and smaller
+              _trial("d", 12.0, [12.0, 12.0], 50)]             # outside
+    rule = one_standard_error(trials, 2, better="min")
+    assert rule == {"best": "a", "chosen": "c", "bound": pytest.approx(10 + 2 / np.sqrt(2)),
+                    "within": 3}
+    accuracy = [_trial("a", 0.9, [0.8, 1.0], 900, std=0.1), _trial("b", 0.8, [0.8, 0.8], 10)]
+    assert one_standard_error(accuracy, 2, better="max")["chosen"] == "a"  # b is outside
+    assert one_standard_error([], 2, better="min") is None

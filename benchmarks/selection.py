@@ -1,0 +1,144 @@
+"""Can the folds rank the configurations at all? Read from the trials a run kept.
+
+For each row of ``benchmarks/results/runs.jsonl`` that carries its trials (``trials``,
+since 9cf98b2), over the trials that completed every fold:
+
+- **fold agreement**: the mean Spearman correlation, over pairs of folds, between the
+  trials' scores on one fold and on the other. Near 1, the folds rank the
+  configurations alike, and the best mean score means something; near 0, a fold's
+  ranking says little about another's, and picking the best mean picks noise (the
+  winner's curse).
+- **one standard error**: how many trials score within one standard error of the best
+  (its folds' standard deviation over the square root of their number), and which one
+  the one-standard-error rule (Breiman et al.; glmnet's ``lambda.1se``) would take: the
+  smallest network (``n_params``) among them. It only names the trial; it fits nothing
+  and reads no test score, so it says how often the rule would change the pick, not
+  whether that would be better.
+
+The test split takes no part. The pick's test score and configuration are printed from
+the row, as the search made it::
+
+    python -m benchmarks.selection [--backend jax] [DATASET ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from itertools import combinations
+
+import numpy as np
+
+from benchmarks.protocol import DATASETS, RESULTS
+
+
+def complete_trials(trials: list[dict]) -> tuple[list[dict], int]:
+    """The trials with a score on every fold, and the number of folds.
+
+    Parameters
+    ----------
+    trials : list of dict
+        A row's ``trials``: ``search.results_`` rows (``split<i>_score`` columns).
+
+    Returns
+    -------
+    (complete, n_folds)
+    """
+    n_folds = sum(1 for key in (trials[0] if trials else {}) if key.startswith("split"))
+    complete = [t for t in trials
+                if t.get("status") == "completed" and n_folds
+                and all(t.get(f"split{i}_score") is not None for i in range(n_folds))]
+    return complete, n_folds
+
+
+def fold_agreement(complete: list[dict], n_folds: int) -> float | None:
+    """Mean Spearman correlation between the folds' scores, over pairs of folds.
+
+    None with fewer than 3 trials or 2 folds, or when a fold scored every trial alike.
+    """
+    if len(complete) < 3 or n_folds < 2:
+        return None
+    ranks = [_ranks([t[f"split{i}_score"] for t in complete]) for i in range(n_folds)]
+    correlations = [np.corrcoef(a, b)[0, 1] for a, b in combinations(ranks, 2)]
+    if any(not np.isfinite(c) for c in correlations):
+        return None
+    return float(np.mean(correlations))
+
+
+def one_standard_error(complete: list[dict], n_folds: int, *, better: str) -> dict | None:
+    """The trials within one standard error of the best, and the smallest of them.
+
+    Parameters
+    ----------
+    complete, n_folds
+        From :func:`complete_trials`.
+    better : {"max", "min"}
+        Whether a higher score is better.
+
+    Returns
+    -------
+    dict or None
+        ``best`` and ``chosen`` (trial ids), ``bound`` (the band's edge) and ``within``
+        (how many trials it holds, the best included). None without a complete trial.
+    """
+    if not complete:
+        return None
+    sign = 1.0 if better == "max" else -1.0
+    best = max(complete, key=lambda t: sign * t["score"])
+    se = (best.get("std_score") or 0.0) / math.sqrt(n_folds)
+    bound = best["score"] - sign * se
+    within = [t for t in complete if sign * (t["score"] - bound) >= 0]
+    chosen = min(within, key=lambda t: (t.get("n_params") or math.inf, -sign * t["score"]))
+    return {"best": best["trial_id"], "chosen": chosen["trial_id"], "bound": bound,
+            "within": len(within)}
+
+
+def _ranks(values: list[float]) -> np.ndarray:
+    """Ranks, ties averaged (Spearman's correlation is Pearson's on these)."""
+    values = np.asarray(values, dtype=float)
+    order = values.argsort(kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values), dtype=float)
+    for value in np.unique(values):
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="*", metavar="DATASET",
+                        help=f"any of {', '.join(DATASETS)} (default: all)")
+    parser.add_argument("--backend", default="jax", help="rows of this backend (default: jax)")
+    args = parser.parse_args(argv)
+    unknown = [d for d in args.datasets if d not in DATASETS]
+    if unknown:
+        parser.error(f"unknown data set(s) {unknown}; expected any of {list(DATASETS)}")
+    rows = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    rows = [r for r in rows if r.get("trials") and not r.get("quick")
+            and r["backend"] == args.backend and r["dataset"] in (args.datasets or DATASETS)]
+    if not rows:
+        print(f"no {args.backend} row in {RESULTS} carries its trials", file=sys.stderr)
+        return 1
+    print("data set | seed | commit | trials (complete) | fold agreement | within 1 SE "
+          "| 1-SE rule takes | pick's test score")
+    for row in rows:
+        ds = DATASETS[row["dataset"]]
+        complete, n_folds = complete_trials(row["trials"])
+        agreement = fold_agreement(complete, n_folds)
+        rule = one_standard_error(complete, n_folds, better="max" if ds.task == "classification"
+                                  else "min")
+        takes = "-" if rule is None else (
+            "the best trial" if rule["chosen"] == rule["best"] else f"trial {rule['chosen']}")
+        print(f"{row['dataset']} | {row['seed']} | {row['commit']} | {len(row['trials'])} "
+              f"({len(complete)}) | {'-' if agreement is None else f'{agreement:+.2f}'} | "
+              f"{'-' if rule is None else rule['within']} | {takes} | "
+              f"{row['searched'][ds.metric]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
