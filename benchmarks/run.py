@@ -58,7 +58,6 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     import keras
     from sklearn.base import clone
 
-    from seqtune import SequenceSearch
     from seqtune.search._final import resolve_ensemble, resolve_final_model
     from seqtune.search._intensify import resolve_intensify
 
@@ -77,18 +76,8 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
     defaults_s = time.perf_counter() - started
     defaults_score = score_on_test(name, defaults, test)
 
-    search = SequenceSearch(
-        estimator, space="quick" if quick else "default", tuner="bayesian",
-        max_trials=2 if quick else max_trials, time_budget=budget, cv=2 if quick else "auto",
-        directory=directory,
-        # One directory per section: a search of another protocol must not overwrite the
-        # trials that benchmarks.ensemble_oof reads back for the default's rows.
-        project_name=(f"{name}_seed{seed}_{keras.config.backend()}"
-                      + (f"_intensify{intensify}" if intensify != "auto" else "")
-                      + (f"_maxtrials{max_trials}" if max_trials != DEFAULT_MAX_TRIALS else "")),
-        overwrite=True, tracking=True, experiment_name="seqtune-benchmarks",
-        random_state=seed, verbose=0, intensify=intensify,
-    )
+    search = table_search(name, seed, estimator, budget=budget, max_trials=max_trials,
+                          quick=quick, directory=directory, intensify=intensify)
     started = time.perf_counter()
     search.fit(*fit_args)
     total_s = time.perf_counter() - started
@@ -134,12 +123,38 @@ def run_one(name: str, seed: int, *, budget: float, max_trials: int, quick: bool
                            if "members" in (search.final_model_ or {}) else {})},
         "alternatives": alternatives,
         "pick_seed_folds": _pick_seed_folds(search) if ds.task == "forecasting" else None,
-        "trials": _trial_table(search),
+        "trials": trial_table(search),
         "date": dt.date.today().isoformat(), "commit": _commit(),
         "keras": keras.__version__, "versions": _versions(keras.config.backend()),
         "python": platform.python_version(),
         "cpus": os.cpu_count(), "command": command or "python -m benchmarks.run",
     }
+
+
+def table_search(name: str, seed: int, estimator, *, budget: float, max_trials: int,
+                 quick: bool, directory: Path, intensify: int | str = "auto"):
+    """The table's ``SequenceSearch`` of ``estimator`` on data set ``name`` for ``seed``.
+
+    Its directory, ``directory/<name>_seed<seed>_<backend>[_intensify<k>][_maxtrials<n>]``,
+    is kept, so :mod:`benchmarks.ensemble_oof` and :mod:`benchmarks.band_average` can
+    resume the finished search (no trial runs again) and read its trials back.
+    """
+    import keras
+
+    from seqtune import SequenceSearch
+
+    return SequenceSearch(
+        estimator, space="quick" if quick else "default", tuner="bayesian",
+        max_trials=2 if quick else max_trials, time_budget=budget, cv=2 if quick else "auto",
+        directory=directory,
+        # One directory per section: a search of another protocol must not overwrite the
+        # trials that benchmarks.ensemble_oof reads back for the default's rows.
+        project_name=(f"{name}_seed{seed}_{keras.config.backend()}"
+                      + (f"_intensify{intensify}" if intensify != "auto" else "")
+                      + (f"_maxtrials{max_trials}" if max_trials != DEFAULT_MAX_TRIALS else "")),
+        overwrite=True, tracking=True, experiment_name="seqtune-benchmarks",
+        random_state=seed, verbose=0, intensify=intensify,
+    )
 
 
 def _versions(backend: str) -> dict[str, str | None]:
@@ -157,7 +172,7 @@ def _versions(backend: str) -> dict[str, str | None]:
     return found
 
 
-def _trial_table(search) -> list[dict]:
+def trial_table(search) -> list[dict]:
     """Every trial's row of ``search.results_`` (parameters, fold scores, status), without
     the error text and with NaN as None: a selection rule can then be replayed on a
     committed run without rerunning its search, whose directory is not kept."""

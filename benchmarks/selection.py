@@ -80,8 +80,9 @@ def one_standard_error(complete: list[dict], n_folds: int, *, better: str) -> di
     Returns
     -------
     dict or None
-        ``best`` and ``chosen`` (trial ids), ``bound`` (the band's edge) and ``within``
-        (how many trials it holds, the best included). None without a complete trial.
+        ``best`` and ``chosen`` (trial ids), ``bound`` (the band's edge), ``members``
+        (the trial ids in the band, the best included, best first) and ``within`` (how
+        many). None without a complete trial.
     """
     if not complete:
         return None
@@ -89,10 +90,11 @@ def one_standard_error(complete: list[dict], n_folds: int, *, better: str) -> di
     best = max(complete, key=lambda t: sign * t["score"])
     se = (best.get("std_score") or 0.0) / math.sqrt(n_folds)
     bound = best["score"] - sign * se
-    within = [t for t in complete if sign * (t["score"] - bound) >= 0]
+    within = sorted((t for t in complete if sign * (t["score"] - bound) >= 0),
+                    key=lambda t: -sign * t["score"])
     chosen = min(within, key=lambda t: (t.get("n_params") or math.inf, -sign * t["score"]))
     return {"best": best["trial_id"], "chosen": chosen["trial_id"], "bound": bound,
-            "within": len(within)}
+            "members": [t["trial_id"] for t in within], "within": len(within)}
 
 
 def _ranks(values: list[float]) -> np.ndarray:

@@ -493,7 +493,25 @@ def test_the_one_standard_error_rule_takes_the_smallest_network_within_the_band(
               _trial("d", 12.0, [12.0, 12.0], 50)]             # outside
     rule = one_standard_error(trials, 2, better="min")
     assert rule == {"best": "a", "chosen": "c", "bound": pytest.approx(10 + 2 / np.sqrt(2)),
-                    "within": 3}
+                    "members": ["a", "b", "c"], "within": 3}
     accuracy = [_trial("a", 0.9, [0.8, 1.0], 900, std=0.1), _trial("b", 0.8, [0.8, 0.8], 10)]
     assert one_standard_error(accuracy, 2, better="max")["chosen"] == "a"  # b is outside
     assert one_standard_error([], 2, better="min") is None
+
+
+def test_band_average_refits_every_configuration_of_the_band_and_averages_them(tmp_path):
+    from benchmarks.band_average import band_forecaster
+    from benchmarks.run import run_one
+    from seqtune.ensemble import SequenceEnsembleForecaster
+
+    row = run_one("airline", 0, budget=300.0, max_trials=2, quick=True, directory=tmp_path)
+    ensemble, members, band = band_forecaster("airline", row, tmp_path)
+    complete = [t for t in row["trials"] if t["status"] == "completed"
+                and t["split0_score"] is not None and t["split1_score"] is not None]
+    assert 1 <= band["within"] <= len(complete) and band["members"][0] == band["best"]
+    assert [trial_id for trial_id, _ in members] == band["members"]
+    assert isinstance(ensemble, SequenceEnsembleForecaster)
+    forecasts = np.stack([model.predict() for _, model in members])
+    np.testing.assert_allclose(ensemble.predict(), forecasts.mean(axis=0), rtol=1e-5)
+    assert ensemble.predict().shape == (24,)
+    assert band_forecaster("airline", {**row, "seed": 7}, tmp_path) is None  # not on disk
