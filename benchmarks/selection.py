@@ -18,7 +18,7 @@ since 9cf98b2), over the trials that completed every fold:
 The test split takes no part. The pick's test score and configuration are printed from
 the row, as the search made it::
 
-    python -m benchmarks.selection [--backend jax] [DATASET ...]
+    python -m benchmarks.selection [--backend jax] [--results PATH] [DATASET ...]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import json
 import math
 import sys
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 
@@ -114,16 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("datasets", nargs="*", metavar="DATASET",
                         help=f"any of {', '.join(DATASETS)} (default: all)")
     parser.add_argument("--backend", default="jax", help="rows of this backend (default: jax)")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON lines to read (default: benchmarks/results/runs.jsonl)")
     args = parser.parse_args(argv)
     unknown = [d for d in args.datasets if d not in DATASETS]
     if unknown:
         parser.error(f"unknown data set(s) {unknown}; expected any of {list(DATASETS)}")
-    rows = [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in args.results.read_text(encoding="utf-8").splitlines()
             if line.strip()]
     rows = [r for r in rows if r.get("trials") and not r.get("quick")
             and r["backend"] == args.backend and r["dataset"] in (args.datasets or DATASETS)]
     if not rows:
-        print(f"no {args.backend} row in {RESULTS} carries its trials", file=sys.stderr)
+        print(f"no {args.backend} row in {args.results} carries its trials", file=sys.stderr)
         return 1
     print("data set | seed | commit | trials (complete) | fold agreement | within 1 SE "
           "| 1-SE rule takes | pick's test score")
