@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from seqtune.search import _chief
-from seqtune.search._loop import MAX_WORKER_DEATHS, Supervisor, _Worker
+from seqtune.search._loop import MAX_WORKER_DEATHS, Supervisor, TrialPlan, _Worker
 
 
 class _Proc:
@@ -41,9 +41,9 @@ class _Server:
 
 
 def _supervisor(tmp_path: Path, server: _Server, codes: list) -> tuple[Supervisor, list]:
-    supervisor = Supervisor(None, project_dir=tmp_path, n_workers=len(codes), address="",
-                            gpus=None, trials_per_gpu=1, lease=60.0, trial_timeout=None,
-                            deadline=None, on_trial_end=lambda record: None, backend="jax")
+    plan = TrialPlan("chief", n_workers=len(codes), address="", lease=60.0, backend="jax")
+    supervisor = Supervisor(None, plan, project_dir=tmp_path, deadline=None,
+                            on_trial_end=lambda record: None)
     supervisor.server = server
     started = []
 
@@ -161,7 +161,8 @@ def test_a_fatal_worker_error_is_raised_with_the_workers_account_kept(tmp_path, 
 
     fatal = "ModuleNotFoundError: No module named 'a_users_layer'"
     account = {"fatal": fatal, "workers": [{"tuner_id": "tuner0", "restarts": 0}]}
-    monkeypatch.setattr(_loop, "run_trials", lambda mode, *a, **k: account if mode == "chief" else None)
+    monkeypatch.setattr(_loop, "run_trials",
+                        lambda plan, *a, **k: account if plan.mode == "chief" else None)
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(10, 16, 1)), np.array([0, 1] * 5)
     search = SequenceSearch(SequenceClassifier(epochs=1), space="quick", tuner="random",
@@ -171,3 +172,70 @@ def test_a_fatal_worker_error_is_raised_with_the_workers_account_kept(tmp_path, 
                                            "trial would hit:\nModuleNotFoundError: No module"):
         search.fit(X, y)
     assert search.workers_ is account  # the restarts and exit codes stay to inspect
+
+
+# ------------------------------------------------------------- where the trials run
+
+
+_SETTINGS = {"trials_per_gpu": 1, "chief_address": None, "lease": 30.0, "trial_timeout": None,
+             "backend": "jax"}
+
+
+@pytest.fixture
+def no_keras_tuner_env(monkeypatch):
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_one_job_runs_in_this_process_and_several_under_a_chief(no_keras_tuner_env):
+    from seqtune.search._loop import plan_trials
+
+    local = plan_trials(n_jobs=1, gpus=None, **_SETTINGS)
+    assert (local.mode, local.n_workers, local.gpus) == ("local", 0, None)
+    chief = plan_trials(n_jobs=3, gpus=None, **{**_SETTINGS, "trial_timeout": 60.0})
+    assert (chief.mode, chief.n_workers, chief.address) == ("chief", 3, "127.0.0.1:0")
+    assert (chief.lease, chief.trial_timeout, chief.backend) == (30.0, 60.0, "jax")
+    remote = plan_trials(n_jobs=0, gpus=None, **{**_SETTINGS, "chief_address": "0.0.0.0:8000"})
+    assert (remote.mode, remote.n_workers, remote.address) == ("chief", 0, "0.0.0.0:8000")
+
+
+def test_gpus_set_the_workers_and_a_mismatched_n_jobs_is_refused(no_keras_tuner_env):
+    from seqtune.search._loop import plan_trials
+
+    plan = plan_trials(n_jobs=1, gpus="0, 1", **{**_SETTINGS, "trials_per_gpu": 2})
+    assert (plan.mode, plan.n_workers, plan.gpus) == ("chief", 4, ("0", "1"))
+    with pytest.raises(ValueError, match=r"n_jobs=3 does not match gpus='0, 1' with "
+                                         r"trials_per_gpu=2: that is 4 workers"):
+        plan_trials(n_jobs=3, gpus="0, 1", **{**_SETTINGS, "trials_per_gpu": 2})
+    with pytest.raises(ValueError, match=r"n_jobs=0 starts no local worker: pass chief_address"):
+        plan_trials(n_jobs=0, gpus=None, **_SETTINGS)
+    with pytest.raises(ValueError, match=r"gpus=',' names no GPU"):
+        plan_trials(n_jobs=1, gpus=",", **_SETTINGS)
+
+
+def test_a_chief_started_by_hand_listens_where_keras_tuner_variables_say(monkeypatch):
+    from seqtune.search._loop import plan_trials
+
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8765")
+    plan = plan_trials(n_jobs=1, gpus=None, **{**_SETTINGS, "chief_address": "10.0.0.1:1"})
+    assert (plan.mode, plan.n_workers, plan.address) == ("chief", 0, "127.0.0.1:8765")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    assert plan_trials(n_jobs=4, gpus=None, **_SETTINGS).mode == "worker"
+
+
+def test_each_local_worker_gets_its_gpu_id_backend_and_share_of_threads(monkeypatch):
+    from seqtune.search import _loop
+
+    monkeypatch.delenv("SEQTUNE_THREADS_PER_WORKER", raising=False)
+    monkeypatch.setattr(_loop.os, "cpu_count", lambda: 8)
+    plan = TrialPlan("chief", n_workers=4, gpus=("0", "1"), trials_per_gpu=2, backend="jax")
+    envs = [_loop.worker_env(i, plan, address="127.0.0.1:9000", tuner_id=f"tuner{i}")
+            for i in range(4)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "0", "1", "1"]
+    assert {e["OMP_NUM_THREADS"] for e in envs} == {"2"}
+    assert {(e["KERASTUNER_ORACLE_IP"], e["KERASTUNER_ORACLE_PORT"]) for e in envs} == {
+        ("127.0.0.1", "9000")}
+    assert [e["KERASTUNER_TUNER_ID"] for e in envs] == ["tuner0", "tuner1", "tuner2", "tuner3"]
+    assert {e["KERAS_BACKEND"] for e in envs} == {"jax"}

@@ -41,6 +41,7 @@ def make_job(*, task: str, objective: Any, estimator: Any, space: Any, data: tup
         "data": data, "n_samples": n_rows(data[0]),
         "cv_pairs": [(f.train_index, f.test_index) for f in folds],
         "fraction": fraction, "random_state": random_state, "horizon": horizon,
+        "time_budget": time_budget,
         # Wall time, not monotonic: a worker on another machine has its own clock.
         "deadline_unix": None if time_budget is None else time.time() + float(time_budget),
         "hyperband": tuner == "hyperband", "pruning": pruning and len(folds) > 1,

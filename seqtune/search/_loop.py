@@ -1,7 +1,9 @@
 """How a search's trials get run: in this process, or by supervised worker processes.
 
-* :func:`run_trials`: the entry point. By mode, it runs the trials in this process, as
-  a worker started by hand with Keras Tuner's variables, or as the chief.
+* :func:`plan_trials`: where the trials run (a :class:`TrialPlan`), from the search's
+  ``n_jobs``, ``gpus`` and ``chief_address`` and Keras Tuner's variables.
+* :func:`run_trials`: the entry point. By the plan's mode, it runs the trials in this
+  process, as a worker started by hand with Keras Tuner's variables, or as the chief.
 * :func:`run_search`: Keras Tuner's own loop, in this process (``n_jobs=1``).
 * :class:`Supervisor`: the chief's loop (``n_jobs > 1``, ``gpus``, or a
   ``chief_address``). It serves the oracle over Keras Tuner's protocol
@@ -41,8 +43,9 @@ from seqtune.records import (
 
 from ._job import CHIEF_FILENAME
 
-__all__ = ["Supervisor", "choose_mode", "collect_records", "known_trials", "parse_gpus",
-           "run_search", "run_trials", "warn_if_stopped_by_failures", "worker_env"]
+__all__ = ["Supervisor", "TrialPlan", "collect_records", "known_trials", "parse_gpus",
+           "plan_trials", "run_search", "run_trials", "warn_if_stopped_by_failures",
+           "worker_env"]
 
 #: A trial that kills its worker this many times is recorded FAILED.
 MAX_WORKER_DEATHS = 3
@@ -52,18 +55,51 @@ _POLL_S = 0.2
 # ------------------------------------------------------------------- the entry point
 
 
-def run_trials(mode: str, kt_tuner: Any, *, job: dict, project_dir: Path, deadline: Any,
-               on_trial_end: Callable[..., None], reserve: Callable[[], float],
-               max_consecutive_failures: int, verbose: int, time_budget: float | None,
-               lease: float, n_workers: int = 0, gpus: list[str] | None = None,
-               trials_per_gpu: int = 1, trial_timeout: float | None = None,
-               chief_address: str | None = None, backend: str = "") -> dict | None:
-    """Run the search's trials as ``mode`` (:func:`choose_mode`) says.
+@dataclass(frozen=True)
+class TrialPlan:
+    """Where a search's trials run, and how the chief runs its workers (:func:`plan_trials`).
+
+    Attributes
+    ----------
+    mode : {"local", "worker", "chief"}
+        In this process; as a worker started by hand with Keras Tuner's variables; or as
+        the chief, which serves the oracle to workers.
+    n_workers : int
+        Local worker processes the chief starts (0: remote ones only, ``seqtune worker``).
+    gpus : tuple of str or None
+        CUDA ids the local workers are spread over.
+    trials_per_gpu : int
+        Local workers per GPU.
+    address : str
+        ``host:port`` the chief listens on (port 0: any free port).
+    lease : float
+        Seconds without a heartbeat after which a worker's trial goes to another.
+    trial_timeout : float or None
+        Seconds after which a trial still open is recorded FAILED, heartbeat or not.
+    backend : str
+        The Keras backend the workers use (the chief's).
+    """
+
+    mode: str
+    n_workers: int = 0
+    gpus: tuple[str, ...] | None = None
+    trials_per_gpu: int = 1
+    address: str = "127.0.0.1:0"
+    lease: float = 30.0
+    trial_timeout: float | None = None
+    backend: str = ""
+
+
+def run_trials(plan: TrialPlan, kt_tuner: Any, *, job: dict, project_dir: Path,
+               deadline: float | None, on_trial_end: Callable[..., None],
+               reserve: Callable[[], float], verbose: int) -> dict | None:
+    """Run the search's trials where ``plan`` says.
 
     "local": :func:`run_search` in this process. "worker": this process is a worker
     started by hand with Keras Tuner's variables; it runs trials for the chief.
     "chief": the job is written to ``project_dir`` once and a :class:`Supervisor` runs
-    the workers until the search is over.
+    the workers until the search is over. The job (:func:`~._job.make_job`) gives the
+    time budget and how many failed trials in a row end the search.
 
     Returns
     -------
@@ -72,29 +108,23 @@ def run_trials(mode: str, kt_tuner: Any, *, job: dict, project_dir: Path, deadli
         holds the error every trial would hit when a worker stopped the search for it.
         None outside the chief.
     """
-    if mode == "local":
-        run_search(kt_tuner, max_consecutive_failures=max_consecutive_failures,
-                   verbose=verbose, time_budget=time_budget)
+    max_failures = int(job["max_consecutive_failures"])
+    if plan.mode == "local":
+        run_search(kt_tuner, max_consecutive_failures=max_failures, verbose=verbose,
+                   time_budget=job["time_budget"])
         return None
-    if mode == "worker":
+    if plan.mode == "worker":
         from ._chief import run_worker
 
-        run_worker(kt_tuner, tuner_id=os.environ["KERASTUNER_TUNER_ID"], lease_s=lease)
+        run_worker(kt_tuner, tuner_id=os.environ["KERASTUNER_TUNER_ID"], lease_s=plan.lease)
         return None
-    from ._chief import distributed_role
     from ._job import write_job
 
     write_job(project_dir, job)
-    address = chief_address or "127.0.0.1:0"
-    if distributed_role() == "chief":  # started by hand with Keras Tuner's variables
-        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    workers = Supervisor(
-        kt_tuner, project_dir=project_dir, n_workers=n_workers, address=address, gpus=gpus,
-        trials_per_gpu=trials_per_gpu, lease=lease, trial_timeout=trial_timeout,
-        deadline=deadline, on_trial_end=on_trial_end, backend=backend, verbose=verbose,
-        reserve=reserve, session=job["session"],
-    ).run()
-    warn_if_stopped_by_failures(kt_tuner, max_consecutive_failures)
+    workers = Supervisor(kt_tuner, plan, project_dir=project_dir, deadline=deadline,
+                         on_trial_end=on_trial_end, verbose=verbose, reserve=reserve,
+                         session=job["session"]).run()
+    warn_if_stopped_by_failures(kt_tuner, max_failures)
     return workers
 
 
@@ -183,20 +213,34 @@ def known_trials(kt_tuner: Any) -> list[tuple[str, Any, str, float | None, str |
 # ------------------------------------------------------------------------ the mode
 
 
-def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
-                chief_address: str | None) -> tuple[str, int, list[str] | None]:
+def plan_trials(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
+                chief_address: str | None, lease: float, trial_timeout: float | None,
+                backend: str) -> TrialPlan:
     """Where a search's trials run, and how many local workers (on which GPUs).
 
     ``"local"``: in this process. ``"chief"``: this process serves the oracle to
     workers (``n_jobs`` local ones, ``len(gpus) * trials_per_gpu`` with GPUs, or only
     remote ones). ``"worker"``: this process was started by hand as a Keras Tuner
-    worker (``KERASTUNER_TUNER_ID`` and the chief's address in the environment).
+    worker (``KERASTUNER_TUNER_ID`` and the chief's address in the environment). A
+    chief started by hand listens where Keras Tuner's variables say, else on
+    ``chief_address``, else on 127.0.0.1 at any free port.
+
+    Raises
+    ------
+    ValueError
+        ``n_jobs`` does not match ``gpus`` and ``trials_per_gpu``, or ``n_jobs=0``
+        without a ``chief_address``.
     """
     from ._chief import distributed_role
 
+    settings = {"trials_per_gpu": int(trials_per_gpu), "lease": float(lease),
+                "trial_timeout": trial_timeout, "backend": backend}
     role = distributed_role()
     if role == "worker":
-        return "worker", 0, None
+        return TrialPlan("worker", **settings)
+    address = chief_address or "127.0.0.1:0"
+    if role == "chief":  # started by hand with Keras Tuner's variables
+        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     gpu_ids = parse_gpus(gpus)
     n = (os.cpu_count() or 1) if n_jobs == -1 else int(1 if n_jobs is None else n_jobs)
     if gpu_ids:
@@ -207,14 +251,15 @@ def choose_mode(*, n_jobs: int | None, gpus: Any, trials_per_gpu: int,
                 f"{trials_per_gpu}: that is {per_gpu} workers. Leave n_jobs at 1, or set "
                 "trials_per_gpu."
             )
-        return "chief", per_gpu, gpu_ids
+        return TrialPlan("chief", per_gpu, tuple(gpu_ids), address=address, **settings)
     if n == 0 and chief_address is None and role != "chief":
         raise ValueError("n_jobs=0 starts no local worker: pass chief_address='host:port' and "
                          "join remote workers with `seqtune worker`.")
     if n > 1 or chief_address is not None or role == "chief":
         # Started by hand as Keras Tuner's chief: its workers are started by hand too.
-        return "chief", (0 if role == "chief" and n == 1 else n), None
-    return "local", 0, None
+        return TrialPlan("chief", 0 if role == "chief" and n == 1 else n, address=address,
+                         **settings)
+    return TrialPlan("local", **settings)
 
 
 def parse_gpus(gpus: Any) -> list[str] | None:
@@ -228,25 +273,25 @@ def parse_gpus(gpus: Any) -> list[str] | None:
     return ids
 
 
-def worker_env(index: int, n_workers: int, *, address: str, tuner_id: str,
-               gpus: list[str] | None, trials_per_gpu: int, backend: str) -> dict[str, str]:
-    """The environment of local worker ``index``: its tuner id, its GPU, its thread limits.
+def worker_env(index: int, plan: TrialPlan, *, address: str, tuner_id: str) -> dict[str, str]:
+    """The environment of local worker ``index`` of ``plan``: its tuner id, GPU, thread limits.
 
-    With GPUs, worker ``i`` sees GPU ``gpus[i // trials_per_gpu]`` only, and neither
+    ``address`` is where the chief listens (its port, once bound). With GPUs, worker
+    ``i`` sees GPU ``gpus[i // trials_per_gpu]`` only, and neither
     backend grabs the whole card (JAX does not preallocate, TensorFlow grows its
     memory), so ``trials_per_gpu`` workers fit side by side. On the CPU each worker
     limits its math threads to ``max(1, cpu_count // n_workers)``, so ``n`` workers
     on ``n`` cores do not oversubscribe them; ``SEQTUNE_THREADS_PER_WORKER`` overrides it.
     """
     host, _, port = address.rpartition(":")
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    threads = max(1, (os.cpu_count() or 1) // max(1, plan.n_workers))
     if os.environ.get("SEQTUNE_THREADS_PER_WORKER", "").isdigit():
         threads = max(1, int(os.environ["SEQTUNE_THREADS_PER_WORKER"]))
     env = dict(os.environ)
     env.update({
         "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": host,
         "KERASTUNER_ORACLE_PORT": port, "SEQTUNE_PARENT_PID": str(os.getpid()),
-        "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        "KERAS_BACKEND": plan.backend, "TF_CPP_MIN_LOG_LEVEL": env.get("TF_CPP_MIN_LOG_LEVEL", "2"),
         "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
         "OPENBLAS_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": "1",
@@ -256,8 +301,8 @@ def worker_env(index: int, n_workers: int, *, address: str, tuner_id: str,
         flags = env.get("XLA_FLAGS", "")
         env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
                             "intra_op_parallelism_threads=1").strip()
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = gpus[(index // trials_per_gpu) % len(gpus)]
+    if plan.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = plan.gpus[(index // plan.trials_per_gpu) % len(plan.gpus)]
     return env
 
 
@@ -291,38 +336,27 @@ class Supervisor:
     ----------
     kt_tuner : SeqTuner
         The chief's tuner (its oracle hands out the trials).
+    plan : TrialPlan
+        The local workers, their GPUs and backend, where to listen, the lease and the
+        trial timeout.
     project_dir : path
-    n_workers : int
-        Local worker processes (0: only remote ones, ``seqtune worker``).
-    address : str
-        ``host:port`` the chief listens on (port 0: any free port).
-    gpus : list of str or None
-    trials_per_gpu : int
-    lease : float
-        Seconds without a heartbeat after which a worker's trial goes to another.
-    trial_timeout : float or None
-        Seconds after which a trial still open is recorded FAILED, heartbeat or not.
     deadline : float or None
         ``time.monotonic()`` at which no new trial starts.
-    reserve : callable, optional
-        Seconds kept back before ``deadline`` for the re-scoring after the trials.
     on_trial_end : callable
         Called with each trial's record once the oracle accepted its end.
-    backend : str
-        The Keras backend the workers use (the chief's).
+    verbose : int
+    reserve : callable, optional
+        Seconds kept back before ``deadline`` for the re-scoring after the trials.
+    session : str, optional
+        The job's session id, written beside the chief's address.
     """
 
-    def __init__(self, kt_tuner: Any, *, project_dir: Path, n_workers: int, address: str,
-                 gpus: list[str] | None, trials_per_gpu: int, lease: float,
-                 trial_timeout: float | None, deadline: float | None,
-                 on_trial_end: Callable[[dict], None], backend: str, verbose: int = 0,
+    def __init__(self, kt_tuner: Any, plan: TrialPlan, *, project_dir: Path,
+                 deadline: float | None, on_trial_end: Callable[[dict], None], verbose: int = 0,
                  reserve: Callable[[], float] | None = None, session: str | None = None) -> None:
-        self.kt_tuner = kt_tuner
+        self.kt_tuner, self.plan = kt_tuner, plan
         self.project_dir = Path(project_dir)
-        self.n_workers, self.address = n_workers, address
-        self.gpus, self.trials_per_gpu, self.backend = gpus, trials_per_gpu, backend
-        self.lease, self.trial_timeout, self.deadline = lease, trial_timeout, deadline
-        self.on_trial_end, self.verbose = on_trial_end, verbose
+        self.deadline, self.on_trial_end, self.verbose = deadline, on_trial_end, verbose
         self.reserve = reserve or (lambda: 0.0)
         self.session = session
         self.deaths: Counter = Counter()  # trial id -> workers it killed
@@ -340,19 +374,17 @@ class Supervisor:
     def _serve(self) -> dict:
         from ._chief import ChiefServer
 
-        self.server = ChiefServer(self.kt_tuner, self.address)
+        self.server = ChiefServer(self.kt_tuner, self.plan.address)
         chief_file = self.project_dir / CHIEF_FILENAME
         write_json_atomic(chief_file, {"address": self.server.address, "pid": os.getpid(),
                                        "session": self.session})
-        if self.verbose or self.n_workers == 0:
+        if self.verbose or self.plan.n_workers == 0:
             print(f"[seqtune] chief listening on {self.server.address}; join with: seqtune worker "
                   f"--oracle {self.server.address} --directory {self.project_dir}", flush=True)
         try:
-            for i in range(self.n_workers):
+            for i in range(self.plan.n_workers):
                 tuner_id = f"tuner{i}"
-                env = worker_env(i, self.n_workers, address=self.server.address, tuner_id=tuner_id,
-                                 gpus=self.gpus, trials_per_gpu=self.trials_per_gpu,
-                                 backend=self.backend)
+                env = worker_env(i, self.plan, address=self.server.address, tuner_id=tuner_id)
                 self.workers.append(_Worker(tuner_id, env))
                 self._start(self.workers[-1])
             first_seen: dict[str, float] = {}
@@ -391,7 +423,7 @@ class Supervisor:
             worker.proc = subprocess.Popen(
                 [sys.executable, "-m", "seqtune", "worker", "--oracle", self.server.address,
                  "--directory", str(self.project_dir), "--tuner-id", worker.tuner_id,
-                 "--lease", str(self.lease)],
+                 "--lease", str(self.plan.lease)],
                 env=worker.env, stdin=subprocess.DEVNULL,
                 stdout=None if self.verbose > 1 else log, stderr=subprocess.STDOUT,
             )
@@ -458,11 +490,12 @@ class Supervisor:
         for tuner_id, trial_id in self.server.ongoing().items():
             seen = first_seen.setdefault(trial_id, now)
             renewed = self.server.leases.get(trial_id, (tuner_id, seen))[1]
-            if self.trial_timeout is not None and now - seen > self.trial_timeout:
+            timeout = self.plan.trial_timeout
+            if timeout is not None and now - seen > timeout:
                 self._fail(tuner_id, trial_id, (
-                    f"Trial {trial_id} was still open after trial_timeout={self.trial_timeout}s "
+                    f"Trial {trial_id} was still open after trial_timeout={timeout}s "
                     f"on worker {tuner_id}; recorded as failed."))
-            elif now - renewed > self.lease:
+            elif now - renewed > self.plan.lease:
                 # Silent (hung, stopped, or on a machine that went away): another worker runs it.
                 self.server.requeue(tuner_id)
                 first_seen.pop(trial_id, None)

@@ -33,7 +33,7 @@ from seqtune.validation import check_params
 
 from ._final import FINAL_MODELS, build_final_model, resolve_ensemble, resolve_final_model
 from ._job import make_job
-from ._loop import choose_mode
+from ._loop import TrialPlan, plan_trials
 from ._objective import check_objective, resolve_objective
 from ._progress import Progress
 from ._runner import TrialRunner, trial_context
@@ -361,15 +361,17 @@ class SequenceSearch(BaseEstimator):
                 "final_model='bag' is not available for forecasters (fold models train on "
                 "shorter histories than the series); use final_model='refit' (or 'auto')."
             )
-        mode, n_workers, gpus = choose_mode(n_jobs=self.n_jobs, gpus=self.gpus,
-                                            trials_per_gpu=self.trials_per_gpu,
-                                            chief_address=self.chief_address)
+        plan = plan_trials(n_jobs=self.n_jobs, gpus=self.gpus,
+                           trials_per_gpu=int(self.trials_per_gpu),
+                           chief_address=self.chief_address, lease=float(self.lease),
+                           trial_timeout=self.trial_timeout, backend=_backend())
+        worker = plan.mode == "worker"
         estimator = self._prepared_estimator()
         horizon = int(estimator.horizon) if task == "forecasting" else 1
         project_name = self.project_name or f"{type(self.estimator).__name__.lower()}_{self.tuner}"
         project_dir = Path(self.directory) / project_name
-        split_seed = resolve_split_seed(self.random_state, project_dir, worker=mode == "worker",
-                                        fresh=bool(self.overwrite) and mode != "worker")
+        split_seed = resolve_split_seed(self.random_state, project_dir, worker=worker,
+                                        fresh=bool(self.overwrite) and not worker)
         cv = resolve_cv(self.cv, task, n_rows(X), horizon=horizon, fraction=self.validation_fraction)
         folds = make_folds(task, X, y, cv=cv, fraction=self.validation_fraction,
                            random_state=split_seed, horizon=horizon)
@@ -393,13 +395,12 @@ class SequenceSearch(BaseEstimator):
             lease=float(self.lease),
         )
         # A worker started by hand (Keras Tuner's variables) reports to the chief, which logs.
-        tracker = None if mode == "worker" else make_tracker(self.tracking, self.tracking_uri,
-                                                           self.experiment_name)
+        tracker = None if worker else make_tracker(self.tracking, self.tracking_uri,
+                                                   self.experiment_name)
         try:
             return self._search(X, y, job=job, folds=folds, project_dir=project_dir,
                                 fingerprint=fingerprint, tracker=tracker,
-                                trial_callback=trial_callback, mode=mode, n_workers=n_workers,
-                                gpus=gpus)
+                                trial_callback=trial_callback, plan=plan)
         finally:
             # Also after an error or Ctrl-C: whatever finished is logged.
             close = getattr(tracker, "close", None)
@@ -408,12 +409,13 @@ class SequenceSearch(BaseEstimator):
 
     def _search(self, X: Any, y: Any, *, job: dict, folds: list, project_dir: Path,
                 fingerprint: dict, tracker: Any, trial_callback: Callable[[dict], None] | None,
-                mode: str, n_workers: int, gpus: list[str] | None) -> "SequenceSearch":
+                plan: TrialPlan) -> "SequenceSearch":
         from ._intensify import Intensifier, resolve_intensify
         from ._loop import collect_records, known_trials, run_trials
         from ._tuner import make_tuner
 
         task, estimator, space = job["task"], job["estimator"], job["space"]
+        worker = plan.mode == "worker"
         # An MlflowTracker takes every call on its logging queue, so training never waits.
         later = {"wait": False} if is_mlflow_tracker(tracker) else {}
         context = trial_context(job, folds=folds)
@@ -439,12 +441,12 @@ class SequenceSearch(BaseEstimator):
         kt_tuner = make_tuner(
             runner, tuner=self.tuner, deadline=context.deadline, directory=str(self.directory),
             # Keras Tuner deletes the directory on overwrite: a worker must never (it is shared).
-            project_name=project_dir.name, overwrite=bool(self.overwrite) and mode != "worker",
+            project_name=project_dir.name, overwrite=bool(self.overwrite) and not worker,
             seed=job["seed"],
             max_trials=int(self.max_trials), max_consecutive_failures=int(self.max_consecutive_failures),
             max_epochs=job["max_epochs"], reserve=intensifier.reserve,
         )
-        write_state(project_dir, overwrite=bool(self.overwrite) and mode != "worker", tuner=self.tuner,
+        write_state(project_dir, overwrite=bool(self.overwrite) and not worker, tuner=self.tuner,
                     estimator=type(self.estimator).__name__,
                     objective={"name": objective.name, "direction": objective.direction},
                     fingerprint=fingerprint, space_yaml=space.to_yaml(),
@@ -456,24 +458,20 @@ class SequenceSearch(BaseEstimator):
         intensifier.observe(earlier)
         if tracker is not None:
             start_tracking(tracker, self, project_dir=project_dir, objective=objective, task=task,
-                           n_folds=len(context.folds), n_workers=n_workers, space=space,
+                           n_folds=len(context.folds), n_workers=plan.n_workers, space=space,
                            resolved={"final_model": job["final_model"], "intensify": n_configs,
                                      "ensemble": resolve_ensemble(self.ensemble, task,
                                                                   len(context.folds))},
                            fingerprint=fingerprint, earlier=earlier, later=later)
 
-        self.workers_ = run_trials(
-            mode, kt_tuner, job=job, project_dir=project_dir, deadline=context.deadline,
-            on_trial_end=trial_ended, reserve=intensifier.reserve,
-            max_consecutive_failures=int(self.max_consecutive_failures), verbose=self.verbose,
-            time_budget=self.time_budget, lease=float(self.lease), n_workers=n_workers,
-            gpus=gpus, trials_per_gpu=int(self.trials_per_gpu), trial_timeout=self.trial_timeout,
-            chief_address=self.chief_address, backend=_backend())
+        self.workers_ = run_trials(plan, kt_tuner, job=job, project_dir=project_dir,
+                                   deadline=context.deadline, on_trial_end=trial_ended,
+                                   reserve=intensifier.reserve, verbose=self.verbose)
         if self.workers_ is not None and self.workers_["fatal"]:  # workers_ stays to inspect
             raise RuntimeError(f"A worker stopped the search in {project_dir}: an error "
                                f"every trial would hit:\n{self.workers_['fatal']}")
         self.records_ = collect_records(project_dir, known_trials(kt_tuner), runner)
-        if mode != "worker":  # the chief re-scores, once every trial has ended
+        if not worker:  # the chief re-scores, once every trial has ended
             self.records_ = intensifier.run(self.records_)
             for record in self.records_ if tracker is not None else ():
                 if record.get("seeds"):  # its run gets the mean over seeds
@@ -498,7 +496,7 @@ class SequenceSearch(BaseEstimator):
         self.best_estimator_ = None
         self.final_model_ = None
         self.best_model_uri_ = None
-        if mode == "worker":
+        if worker:
             return self  # the chief collects, refits and logs the search
         if tracker is not None:
             # Queued before the refit, so the summary, leaderboard and plots are logged
