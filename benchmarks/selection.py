@@ -15,8 +15,8 @@ since 9cf98b2), over the trials that completed every fold:
   and reads no test score, so it says how often the rule would change the pick, not
   whether that would be better.
 
-The test split takes no part. The pick's test score and configuration are printed from
-the row, as the search made it::
+The test split takes no part; the pick's test score is printed from the row, as the
+search made it::
 
     python -m benchmarks.selection [--backend jax] [--results PATH] [DATASET ...]
 """
@@ -61,8 +61,10 @@ def fold_agreement(complete: list[dict], n_folds: int) -> float | None:
     """
     if len(complete) < 3 or n_folds < 2:
         return None
-    ranks = [_ranks([t[f"split{i}_score"] for t in complete]) for i in range(n_folds)]
-    correlations = [np.corrcoef(a, b)[0, 1] for a, b in combinations(ranks, 2)]
+    from scipy.stats import spearmanr
+
+    scores = [[t[f"split{i}_score"] for t in complete] for i in range(n_folds)]
+    correlations = [spearmanr(a, b).statistic for a, b in combinations(scores, 2)]
     if any(not np.isfinite(c) for c in correlations):
         return None
     return float(np.mean(correlations))
@@ -96,18 +98,6 @@ def one_standard_error(complete: list[dict], n_folds: int, *, better: str) -> di
     chosen = min(within, key=lambda t: (t.get("n_params") or math.inf, -sign * t["score"]))
     return {"best": best["trial_id"], "chosen": chosen["trial_id"], "bound": bound,
             "members": [t["trial_id"] for t in within], "within": len(within)}
-
-
-def _ranks(values: list[float]) -> np.ndarray:
-    """Ranks, ties averaged (Spearman's correlation is Pearson's on these)."""
-    values = np.asarray(values, dtype=float)
-    order = values.argsort(kind="stable")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(len(values), dtype=float)
-    for value in np.unique(values):
-        tied = values == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
 
 
 def main(argv: list[str] | None = None) -> int:
