@@ -191,7 +191,7 @@ def test_one_job_runs_in_this_process_and_several_under_a_chief(no_keras_tuner_e
     from seqtune.search._loop import plan_trials
 
     local = plan_trials(n_jobs=1, gpus=None, **_SETTINGS)
-    assert (local.mode, local.n_workers, local.gpus) == ("local", 0, None)
+    assert (local.mode, local.n_workers, local.gpus, local.is_worker) == ("local", 0, None, False)
     chief = plan_trials(n_jobs=3, gpus=None, **{**_SETTINGS, "trial_timeout": 60.0})
     assert (chief.mode, chief.n_workers, chief.address) == ("chief", 3, "127.0.0.1:0")
     assert (chief.lease, chief.trial_timeout, chief.backend) == (30.0, 60.0, "jax")
@@ -221,8 +221,10 @@ def test_a_chief_started_by_hand_listens_where_keras_tuner_variables_say(monkeyp
     monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8765")
     plan = plan_trials(n_jobs=1, gpus=None, **{**_SETTINGS, "chief_address": "10.0.0.1:1"})
     assert (plan.mode, plan.n_workers, plan.address) == ("chief", 0, "127.0.0.1:8765")
+    assert not plan.is_worker
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
-    assert plan_trials(n_jobs=4, gpus=None, **_SETTINGS).mode == "worker"
+    worker = plan_trials(n_jobs=4, gpus=None, **_SETTINGS)
+    assert (worker.mode, worker.is_worker) == ("worker", True)
 
 
 def test_each_local_worker_gets_its_gpu_id_backend_and_share_of_threads(monkeypatch):

@@ -89,6 +89,11 @@ class TrialPlan:
     trial_timeout: float | None = None
     backend: str = ""
 
+    @property
+    def is_worker(self) -> bool:
+        """Whether this process is a worker started by hand for a chief elsewhere."""
+        return self.mode == "worker"
+
 
 def run_trials(plan: TrialPlan, kt_tuner: Any, *, job: dict, project_dir: Path,
                deadline: float | None, on_trial_end: Callable[..., None],
@@ -113,7 +118,7 @@ def run_trials(plan: TrialPlan, kt_tuner: Any, *, job: dict, project_dir: Path,
         run_search(kt_tuner, max_consecutive_failures=max_failures, verbose=verbose,
                    time_budget=job["time_budget"])
         return None
-    if plan.mode == "worker":
+    if plan.is_worker:
         from ._chief import run_worker
 
         run_worker(kt_tuner, tuner_id=os.environ["KERASTUNER_TUNER_ID"], lease_s=plan.lease)

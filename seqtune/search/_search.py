@@ -365,7 +365,7 @@ class SequenceSearch(BaseEstimator):
                            trials_per_gpu=int(self.trials_per_gpu),
                            chief_address=self.chief_address, lease=float(self.lease),
                            trial_timeout=self.trial_timeout, backend=_backend())
-        worker = plan.mode == "worker"
+        worker = plan.is_worker
         estimator = self._prepared_estimator()
         horizon = int(estimator.horizon) if task == "forecasting" else 1
         project_name = self.project_name or f"{type(self.estimator).__name__.lower()}_{self.tuner}"
@@ -392,7 +392,7 @@ class SequenceSearch(BaseEstimator):
             final_model=resolve_final_model(self.final_model, task, len(folds)),
             seed=self._oracle_seed(), max_trials=int(self.max_trials),
             max_consecutive_failures=int(self.max_consecutive_failures),
-            lease=float(self.lease),
+            lease=plan.lease,  # a worker started by hand reads it from the job
         )
         # A worker started by hand (Keras Tuner's variables) reports to the chief, which logs.
         tracker = None if worker else make_tracker(self.tracking, self.tracking_uri,
@@ -415,7 +415,7 @@ class SequenceSearch(BaseEstimator):
         from ._tuner import make_tuner
 
         task, estimator, space = job["task"], job["estimator"], job["space"]
-        worker = plan.mode == "worker"
+        worker = plan.is_worker
         # An MlflowTracker takes every call on its logging queue, so training never waits.
         later = {"wait": False} if is_mlflow_tracker(tracker) else {}
         context = trial_context(job, folds=folds)
