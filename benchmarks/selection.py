@@ -7,7 +7,10 @@ since 9cf98b2), over the trials that completed every fold:
   trials' scores on one fold and on the other. Near 1, the folds rank the
   configurations alike, and the best mean score means something; near 0, a fold's
   ranking says little about another's, and picking the best mean picks noise (the
-  winner's curse).
+  winner's curse). Each pair's correlation is printed too (``1-2`` is the first fold
+  against the second): folds can agree with each other and disagree with a third.
+- **pruned after one fold**: trials pruned on the first fold's score alone, which
+  therefore never reached the others (their first fold decided them).
 - **one standard error**: how many trials score within one standard error of the best
   (its folds' standard deviation over the square root of their number), and which one
   the one-standard-error rule (Breiman et al.; glmnet's ``lambda.1se``) would take: the
@@ -54,20 +57,45 @@ def complete_trials(trials: list[dict]) -> tuple[list[dict], int]:
     return complete, n_folds
 
 
-def fold_agreement(complete: list[dict], n_folds: int) -> float | None:
-    """Mean Spearman correlation between the folds' scores, over pairs of folds.
+def fold_correlations(complete: list[dict], n_folds: int) -> dict[tuple[int, int], float] | None:
+    """Spearman correlation between two folds' scores, for each pair of folds.
 
-    None with fewer than 3 trials or 2 folds, or when a fold scored every trial alike.
+    Parameters
+    ----------
+    complete, n_folds
+        From :func:`complete_trials`.
+
+    Returns
+    -------
+    dict or None
+        ``{(i, j): rho}`` for folds ``i < j`` (0-based). None with fewer than 3 trials
+        or 2 folds, or when a fold scored every trial alike.
     """
     if len(complete) < 3 or n_folds < 2:
         return None
     from scipy.stats import spearmanr
 
     scores = [[t[f"split{i}_score"] for t in complete] for i in range(n_folds)]
-    correlations = [spearmanr(a, b).statistic for a, b in combinations(scores, 2)]
-    if any(not np.isfinite(c) for c in correlations):
+    correlations = {(i, j): float(spearmanr(scores[i], scores[j]).statistic)
+                    for i, j in combinations(range(n_folds), 2)}
+    if any(not np.isfinite(c) for c in correlations.values()):
         return None
-    return float(np.mean(correlations))
+    return correlations
+
+
+def fold_agreement(complete: list[dict], n_folds: int) -> float | None:
+    """Mean Spearman correlation between the folds' scores, over pairs of folds.
+
+    None where :func:`fold_correlations` is None.
+    """
+    correlations = fold_correlations(complete, n_folds)
+    return None if correlations is None else float(np.mean(list(correlations.values())))
+
+
+def pruned_after_one_fold(trials: list[dict]) -> int:
+    """How many trials were pruned with a score on their first fold only."""
+    return sum(1 for t in trials if t.get("status") == "pruned"
+               and t.get("split0_score") is not None and t.get("split1_score") is None)
 
 
 def one_standard_error(complete: list[dict], n_folds: int, *, better: str) -> dict | None:
@@ -118,18 +146,22 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print(f"no {args.backend} row in {args.results} carries its trials", file=sys.stderr)
         return 1
-    print("data set | seed | commit | trials (complete) | fold agreement | within 1 SE "
-          "| 1-SE rule takes | pick's test score")
+    print("data set | seed | commit | trials (complete) | pruned after one fold | fold agreement "
+          "| each pair of folds | within 1 SE | 1-SE rule takes | pick's test score")
     for row in rows:
         ds = DATASETS[row["dataset"]]
         complete, n_folds = complete_trials(row["trials"])
-        agreement = fold_agreement(complete, n_folds)
+        pairs = fold_correlations(complete, n_folds)
+        agreement = None if pairs is None else float(np.mean(list(pairs.values())))
+        each = "-" if pairs is None else ", ".join(f"{i + 1}-{j + 1} {rho:+.2f}"
+                                                   for (i, j), rho in pairs.items())
         rule = one_standard_error(complete, n_folds, better="max" if ds.task == "classification"
                                   else "min")
         takes = "-" if rule is None else (
             "the best trial" if rule["chosen"] == rule["best"] else f"trial {rule['chosen']}")
         print(f"{row['dataset']} | {row['seed']} | {row['commit']} | {len(row['trials'])} "
-              f"({len(complete)}) | {'-' if agreement is None else f'{agreement:+.2f}'} | "
+              f"({len(complete)}) | {pruned_after_one_fold(row['trials'])} | "
+              f"{'-' if agreement is None else f'{agreement:+.2f}'} | {each} | "
               f"{'-' if rule is None else rule['within']} | {takes} | "
               f"{row['searched'][ds.metric]:.3f}")
     return 0

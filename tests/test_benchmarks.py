@@ -484,6 +484,21 @@ def test_fold_agreement_is_one_when_the_folds_rank_alike_and_minus_one_when_reve
     assert fold_agreement(complete[:2], n_folds) is None  # too few trials to rank
 
 
+def test_each_pair_of_folds_is_correlated_and_first_fold_prunings_are_counted():
+    from benchmarks.selection import (complete_trials, fold_agreement, fold_correlations,
+                                      pruned_after_one_fold)
+
+    # Folds 1 and 2 rank alike; fold 3 ranks the other way round.
+    trials = [_trial(str(i), 1.0, [i, 10 + i, 5 - i], 100) for i in range(4)]
+    pruned = [_trial("8", 50.0, [50.0, None, None], 10, status="pruned"),
+              _trial("9", 60.0, [9.0, 60.0, None], 10, status="pruned")]
+    complete, n_folds = complete_trials([*trials, *pruned])
+    assert fold_correlations(complete, n_folds) == {
+        (0, 1): pytest.approx(1.0), (0, 2): pytest.approx(-1.0), (1, 2): pytest.approx(-1.0)}
+    assert fold_agreement(complete, n_folds) == pytest.approx(-1 / 3)
+    assert pruned_after_one_fold([*trials, *pruned]) == 1  # "9" reached the second fold
+
+
 def test_the_one_standard_error_rule_takes_the_smallest_network_within_the_band():
     from benchmarks.selection import one_standard_error
 
