@@ -82,6 +82,8 @@ def render(rows: list[dict], notes: str = "") -> str:
     if not latest and quick:
         lines += ["**Only `--quick` smoke runs are recorded: these are not results.**", ""]
         latest = {(r["dataset"], _variant(r), r["seed"]): r for r in quick}
+    glance_at = len(lines)
+    glance: list[str] = []
     for name, ds in DATASETS.items():
         runs = [r for (d, _, _), r in sorted(latest.items()) if d == name]
         if not runs:
@@ -112,6 +114,14 @@ def render(rows: list[dict], notes: str = "") -> str:
             searched = [r["searched"][ds.metric] for r in mine]
             defaults = [r["defaults"][ds.metric] for r in mine]
             worst = min if ds.better == "max" else max
+            if current:
+                glance.append(f"| {ds.title} | {variant} | {len(mine)} | "
+                              f"{fmt(statistics.median(searched), ds.metric)} | "
+                              f"{fmt(worst(searched), ds.metric)} | "
+                              f"{'; '.join(_checks(ds, searched, defaults))}"
+                              + (" (below the full protocol: indicative only)"
+                                 if _protocol_gaps(len(mine), [r["budget_s"] for r in mine])
+                                 else "") + " |")
             lines += [
                 f"| **median** | {fmt(statistics.median(defaults), ds.metric)} | "
                 f"**{fmt(statistics.median(searched), ds.metric)}** | | | | | | |",
@@ -131,6 +141,13 @@ def render(rows: list[dict], notes: str = "") -> str:
             if used:
                 lines += [" ".join(f"{_MARKS[i]} Ran before {commit}, which changed this: "
                                    f"{what}." for i, (commit, _, what, _) in enumerate(used)), ""]
+    if glance:
+        lines[glance_at:glance_at] = [
+            "## At a glance: today's default search", "",
+            "The sections below marked \"today's default search\", one line each; a data set",
+            "or backend missing here has no section run entirely under today's defaults.", "",
+            "| data set | section | seeds | median | worst | target check |",
+            "|---|---|---|---|---|---|", *glance, ""]
     if notes.strip():
         lines += ["## Reading these figures", "", notes.strip(), ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -250,7 +267,8 @@ def _versions_text(rows: list[dict]) -> str:
     return "".join(f"{item}, " for item in seen)
 
 
-def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets: list[float]) -> str:
+def _checks(ds: Dataset, searched: list[float], defaults: list[float]) -> list[str]:
+    """Each target of ``ds`` met or missed by the searched scores, and the regret check."""
     better = (lambda a, b: a >= b) if ds.better == "max" else (lambda a, b: a <= b)
     worst = min(searched) if ds.better == "max" else max(searched)
     checks = []
@@ -263,11 +281,22 @@ def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets:
     no_regret = all(better(s, d) for s, d in zip(searched, defaults))
     checks.append("no regret on every seed" if no_regret else
                   "**regret**: the search lost to the defaults on at least one seed")
+    return checks
+
+
+def _protocol_gaps(n_seeds: int, budgets: list[float]) -> list[str]:
+    """How a section falls short of the protocol (5 seeds, the full budget); empty if not."""
     short = []
-    if len(searched) < 5:
-        short.append(f"{len(searched)} seed(s), not 5")
+    if n_seeds < 5:
+        short.append(f"{n_seeds} seed(s), not 5")
     if min(budgets) < DEFAULT_BUDGET_S:
         short.append(f"{min(budgets):.0f} s of trials, not {DEFAULT_BUDGET_S:.0f}")
+    return short
+
+
+def _verdict(ds: Dataset, searched: list[float], defaults: list[float], budgets: list[float]) -> str:
+    checks = _checks(ds, searched, defaults)
+    short = _protocol_gaps(len(searched), budgets)
     protocol = (f" **Below the full protocol** ({'; '.join(short)}): indicative only."
                 if short else "")
     return "Target check: " + "; ".join(checks) + f" ({len(searched)} seeds)." + protocol

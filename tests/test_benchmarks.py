@@ -322,6 +322,24 @@ def test_airline_rows_scored_on_every_origin_are_todays_default_and_apart_from_o
     assert "| 1 | 30.0 | 13.0 |" in single and "| 0 | 30.0 | 12.0 |" in seeds
 
 
+def test_the_glance_lists_only_todays_default_sections_with_their_target_check(monkeypatch):
+    from benchmarks import table as table_module
+
+    monkeypatch.setattr(table_module, "SPACE_CHANGES", ())
+    today = [_table_row("airline", seed, "abc1234", intensify=3, ensemble=1, n_folds=3,
+                        fold_spans=[31] * 3, searched={"mae": mae}, defaults={"mae": 15.0})
+             for seed, mae in enumerate([11.0, 12.0, 13.0, 14.0, 25.0])]
+    older = _table_row("airline", 0, "abc1234", intensify=0, n_folds=3, fold_spans=[31] * 3)
+    table = table_module.render([*today, older])
+    glance = table.split("## At a glance: today's default search")[1].split("\n## ")[0]
+    rows = [line for line in glance.splitlines() if line.startswith("| Airline")]
+    assert rows == ["| Airline | jax, intensify=3, rolling-origin folds, a refit per seed | 5 | "
+                    "13.0 | 25.0 | median 13.0 meets < 13.4; worst 25.0 misses < 20.0; "
+                    "**regret**: the search lost to the defaults on at least one seed |"]
+    # Only the older section: nothing to glance at, so no glance.
+    assert "At a glance" not in table_module.render([older])
+
+
 def test_rows_that_averaged_configurations_get_a_section_of_their_own():
     from benchmarks.table import render
 
