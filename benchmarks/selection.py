@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         ds = DATASETS[row["dataset"]]
         complete, n_folds = complete_trials(row["trials"])
         pairs = fold_correlations(complete, n_folds)
-        agreement = None if pairs is None else float(np.mean(list(pairs.values())))
+        agreement = fold_agreement(complete, n_folds)
         each = "-" if pairs is None else ", ".join(f"{i + 1}-{j + 1} {rho:+.2f}"
                                                    for (i, j), rho in pairs.items())
         rule = one_standard_error(complete, n_folds, better="max" if ds.task == "classification"
